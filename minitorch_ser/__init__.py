@@ -1,0 +1,22 @@
+"""minitorch-ser: speech emotion recognition from scratch on NumPy.
+
+The engine (``Tensor``, ``Function``, ``no_grad``, ``gradcheck``), the layers (``nn``), the
+optimizers (``optim``), data loading (``data``), the two papers' models (``models``) and the
+training loop (``train``).
+"""
+
+from .function import Context, Function
+from .gradcheck import gradcheck
+from .ops import cat, concat, dropout, pad, split, stack, where
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+
+__version__ = "0.1.0"
+
+
+def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
+    """Create a Tensor (``torch.tensor``'s spelling)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+__all__ = ["Tensor", "Function", "Context", "no_grad", "enable_grad", "is_grad_enabled",
+           "gradcheck", "tensor", "concat", "cat", "stack", "split", "pad", "where", "dropout"]
