@@ -1,0 +1,101 @@
+"""Weight initializations with PyTorch's definitions (torch.nn.init), in place on Parameters.
+
+Every function takes an optional ``rng`` (numpy Generator); without one it draws from
+``minitorch_ser.random.default_generator()``, so ``manual_seed`` makes models repeatable.
+
+Fan-in / fan-out of a weight of shape (out, in, *kernel): ``fan_in = in * prod(kernel)``,
+``fan_out = out * prod(kernel)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..random import default_generator
+
+
+def _fill(tensor, values: np.ndarray):
+    tensor.data[...] = values.astype(tensor.data.dtype, copy=False)
+    return tensor
+
+
+def calculate_fan_in_and_fan_out(shape: tuple) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight of shape (out, in, *kernel); needs ndim >= 2."""
+    if len(shape) < 2:
+        raise ValueError(f"fan in/out needs a weight with at least 2 dimensions, got shape {shape}")
+    receptive = int(np.prod(shape[2:])) if len(shape) > 2 else 1
+    return shape[1] * receptive, shape[0] * receptive
+
+
+def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
+    """Recommended gain: 1 (linear, sigmoid, conv), 5/3 (tanh), sqrt(2) (relu),
+    sqrt(2 / (1 + a^2)) (leaky_relu with negative slope a, default 0.01)."""
+    if nonlinearity in ("linear", "conv1d", "conv2d", "sigmoid"):
+        return 1.0
+    if nonlinearity == "tanh":
+        return 5.0 / 3
+    if nonlinearity == "relu":
+        return math.sqrt(2.0)
+    if nonlinearity == "leaky_relu":
+        a = 0.01 if param is None else param
+        return math.sqrt(2.0 / (1 + a * a))
+    raise ValueError(f"unknown nonlinearity {nonlinearity!r}")
+
+
+def uniform_(tensor, a: float = 0.0, b: float = 1.0, rng=None):
+    """Fill with U(a, b)."""
+    rng = rng or default_generator()
+    return _fill(tensor, rng.uniform(a, b, size=tensor.shape))
+
+
+def normal_(tensor, mean: float = 0.0, std: float = 1.0, rng=None):
+    """Fill with N(mean, std^2)."""
+    rng = rng or default_generator()
+    return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
+
+
+def zeros_(tensor):
+    return _fill(tensor, np.zeros(tensor.shape))
+
+
+def ones_(tensor):
+    return _fill(tensor, np.ones(tensor.shape))
+
+
+def constant_(tensor, value: float):
+    return _fill(tensor, np.full(tensor.shape, value))
+
+
+def kaiming_uniform_(tensor, a: float = 0.0, mode: str = "fan_in",
+                     nonlinearity: str = "leaky_relu", rng=None):
+    """Fill with U(-bound, bound), ``bound = gain * sqrt(3 / fan)`` (He et al., 2015).
+
+    PyTorch's default for Linear and Conv weights is ``a = sqrt(5)``, which gives
+    ``bound = 1 / sqrt(fan_in)``.
+    """
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor.shape)
+    fan = fan_in if mode == "fan_in" else fan_out
+    bound = calculate_gain(nonlinearity, a) * math.sqrt(3.0 / fan)
+    return uniform_(tensor, -bound, bound, rng)
+
+
+def xavier_uniform_(tensor, gain: float = 1.0, rng=None):
+    """Fill with U(-b, b), ``b = gain * sqrt(6 / (fan_in + fan_out))`` (Glorot & Bengio, 2010)."""
+    fan_in, fan_out = calculate_fan_in_and_fan_out(tensor.shape)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform_(tensor, -bound, bound, rng)
+
+
+def orthogonal_(tensor, gain: float = 1.0, rng=None):
+    """Fill with a (semi-)orthogonal matrix from the QR decomposition of a Gaussian matrix."""
+    rng = rng or default_generator()
+    rows = tensor.shape[0]
+    cols = int(np.prod(tensor.shape[1:]))
+    flat = rng.standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))  # make the decomposition unique
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))
