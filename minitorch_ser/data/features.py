@@ -1,0 +1,534 @@
+"""Log-mel features of many clips: batched extraction, an on-disk cache, standardization.
+
+Pipeline of one clip (``FeatureConfig`` holds every parameter; BAVED's defaults shown):
+
+1. ``dsp.load(path, sr=16000)``: mono float32 samples at the target rate (resampled if needed);
+2. optionally ``dsp.normalize`` (z-normalization of the clip, before padding);
+3. ``dsp.fix_length`` to ``n_samples = round(sr * duration) = 48000``: zero-pad or trim the end;
+4. ``dsp.melspectrogram`` (power mel spectrogram, Hamming window of 512 samples zero-padded to
+   ``n_fft = 1024``, hop 256, 128 mel bands up to 8 kHz), computed for a whole batch
+   ``(B, n_samples) -> (B, n_mels, n_frames)`` at once;
+5. ``dsp.power_to_db(S, ref=np.max)``: ``10 log10(S / max S)`` per clip, floored at ``-top_db``;
+6. optionally the delta and delta-delta channels (``deltas=True``: 3 channels);
+7. layout ``(C, n_mels, n_frames)``, or ``(C, n_frames, n_mels)`` with ``time_first``.
+
+With ``center=True`` the frame count is ``1 + n_samples // hop_length`` (the signal is padded
+by ``n_fft // 2`` on each side), ``1 + 48000 // 256 = 188``: BAVED clips give ``(1, 128, 188)``.
+
+**Cache.** ``extract`` stores its result under ``cache_dir`` in ``features_<key>.npz`` where
+``key`` hashes the configuration *and* the file list (absolute path, size and modification
+time of every file, in order). Changing a parameter, adding, removing, reordering or
+rewriting a file gives a new key, hence a recomputation; the old file is left in place.
+
+**Unreadable files.** A file ``dsp.load`` rejects (missing, corrupt, empty, NaN samples) is
+skipped; one warning gives their number and names with the reason, and the result's ``kept``
+says which inputs have a row. Nothing else is caught.
+
+**Standardization.** ``Standardizer`` fits a mean and standard deviation per channel and mel
+bin (or per channel only) on the training features and applies them to every split.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+import dsp
+
+# Bump when the meaning of the computed features changes, to invalidate old cache files.
+FEATURES_VERSION = 1
+DEFAULT_CACHE_DIR = os.path.join(".cache", "features")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Every parameter of the feature pipeline (module docstring); BAVED's paper by default.
+
+    Attributes
+    ----------
+    sr : int > 0
+        Sample rate the audio is loaded (resampled) at.
+    duration : float > 0
+        Clip length in seconds after zero-padding or trimming.
+    n_fft : int > 0
+        FFT size.
+    win_length : int in [1, n_fft]
+        Window length (zero-padded to ``n_fft``).
+    hop_length : int > 0
+        Samples between frames.
+    window : str
+        Window name (``dsp.get_window``).
+    n_mels : int > 0
+        Mel bands.
+    fmin : float >= 0
+        Lowest band edge in Hz.
+    fmax : float in (fmin, sr / 2] or None
+        Highest band edge in Hz (``None``: ``sr / 2``).
+    center : bool
+        Pad the signal by ``n_fft // 2`` on both sides so frame ``t`` is centred on ``t * hop``.
+    top_db : float > 0 or None
+        Dynamic range kept below each clip's maximum (``power_to_db``'s floor); ``None``: all.
+    deltas : bool
+        Stack the log-mel with its first and second time derivatives (3 channels).
+    normalize_audio : bool
+        Z-normalize each clip's samples (``dsp.normalize``) before padding.
+    time_first : bool
+        Output ``(C, n_frames, n_mels)`` instead of ``(C, n_mels, n_frames)``.
+    n_frames : int > 0 or None
+        Crop or zero-pad the frame axis to this many frames (``None``: the natural count).
+    """
+
+    sr: int = 16000
+    duration: float = 3.0
+    n_fft: int = 1024
+    win_length: int = 512
+    hop_length: int = 256
+    window: str = "hamming"
+    n_mels: int = 128
+    fmin: float = 0.0
+    fmax: float | None = 8000.0
+    center: bool = True
+    top_db: float | None = 80.0
+    deltas: bool = False
+    normalize_audio: bool = False
+    time_first: bool = False
+    n_frames: int | None = None
+
+    def __post_init__(self):
+        for name in ("sr", "n_fft", "win_length", "hop_length", "n_mels"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        if not self.duration > 0:
+            raise ValueError(f"duration={self.duration} must be > 0 seconds")
+        if self.win_length > self.n_fft:
+            raise ValueError(f"win_length={self.win_length} must be <= n_fft={self.n_fft}")
+        fmax = self.sr / 2 if self.fmax is None else self.fmax
+        if not 0 <= self.fmin < fmax <= self.sr / 2:
+            raise ValueError(f"fmin={self.fmin}, fmax={self.fmax} must satisfy "
+                             f"0 <= fmin < fmax <= sr / 2 = {self.sr / 2}")
+        if self.top_db is not None and not self.top_db > 0:
+            raise ValueError(f"top_db={self.top_db} must be > 0 or None")
+        if self.n_frames is not None and self.n_frames < 1:
+            raise ValueError(f"n_frames={self.n_frames} must be a positive integer or None")
+        if not self.center and self.n_samples < self.n_fft:
+            raise ValueError(f"without centering, duration * sr = {self.n_samples} samples must "
+                             f"be >= n_fft={self.n_fft}")
+
+    @property
+    def n_samples(self) -> int:
+        """Samples per clip after padding or trimming, ``round(sr * duration)``."""
+        return int(round(self.sr * self.duration))
+
+    @property
+    def frames(self) -> int:
+        """Frames per clip: ``n_frames`` if set, else ``1 + n_samples // hop_length`` when
+        centred, ``1 + (n_samples - n_fft) // hop_length`` otherwise."""
+        if self.n_frames is not None:
+            return self.n_frames
+        if self.center:
+            return 1 + self.n_samples // self.hop_length
+        return 1 + (self.n_samples - self.n_fft) // self.hop_length
+
+    @property
+    def channels(self) -> int:
+        """1, or 3 with ``deltas``."""
+        return 3 if self.deltas else 1
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """Shape of one clip's features: ``(C, n_mels, frames)`` or ``(C, frames, n_mels)``."""
+        if self.time_first:
+            return (self.channels, self.frames, self.n_mels)
+        return (self.channels, self.n_mels, self.frames)
+
+    def to_dict(self) -> dict:
+        """Plain-type dict (JSON, checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureConfig":
+        """Inverse of ``to_dict``; unknown keys are an error."""
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown FeatureConfig field(s) {sorted(unknown)}")
+        return cls(**d)
+
+    def key(self) -> str:
+        """Hex digest identifying these parameters (and ``FEATURES_VERSION``)."""
+        payload = json.dumps({"version": FEATURES_VERSION, **self.to_dict()}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class Extracted(NamedTuple):
+    """Result of ``extract``.
+
+    Attributes
+    ----------
+    X : (M, C, n_mels, n_frames) float32
+        Features of the readable files (``config.shape`` per row).
+    kept : (M,) int64
+        Position in the input ``paths`` of each row of ``X``.
+    failed : list of (str, str)
+        ``(path, reason)`` of every skipped file.
+    """
+
+    X: np.ndarray
+    kept: np.ndarray
+    failed: list
+
+
+# =============================================================================== computation
+def load_waves(paths, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, list]:
+    """Load clips as one array of equal length (steps 1-3 of the module docstring).
+
+    Returns
+    -------
+    waves : (M, n_samples) float32
+        The readable clips.
+    kept : (M,) int64
+        Their positions in ``paths``.
+    failed : list of (str, str)
+        ``(path, reason)`` of the files ``dsp.load`` rejected.
+    """
+    waves, kept, failed = [], [], []
+    for i, path in enumerate(paths):
+        try:
+            y, _ = dsp.load(path, sr=config.sr)
+        except (ValueError, OSError) as err:       # dsp.AudioLoadError is a ValueError
+            failed.append((str(path), str(err)))
+            continue
+        if config.normalize_audio:
+            y = dsp.normalize(y)
+        waves.append(dsp.fix_length(y, config.n_samples))
+        kept.append(i)
+    if not waves:
+        return np.zeros((0, config.n_samples), np.float32), np.zeros(0, np.int64), failed
+    return np.stack(waves).astype(np.float32, copy=False), np.asarray(kept, np.int64), failed
+
+
+def waves_to_features(waves: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Log-mel features of a batch of equal-length clips (steps 4-7 of the module docstring).
+
+    Parameters
+    ----------
+    waves : (B, n_samples) float
+        Clips at ``config.sr``, already padded or trimmed.
+    config : FeatureConfig
+
+    Returns
+    -------
+    X : (B, *config.shape) float32
+    """
+    waves = np.asarray(waves, dtype=np.float32)
+    if waves.ndim != 2:
+        raise ValueError(f"waves must be (B, n_samples), got shape {waves.shape}")
+    if len(waves) == 0:
+        return np.zeros((0, *config.shape), np.float32)
+    kwargs = dict(sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length,
+                  win_length=config.win_length, window=config.window, center=config.center,
+                  n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax)
+    if config.deltas:
+        X = dsp.logmel_deltas(waves, top_db=config.top_db, **kwargs)         # (B, 3, F, T)
+    else:
+        S = dsp.melspectrogram(y=waves, **kwargs)                           # (B, F, T)
+        X = dsp.power_to_db(S, ref=np.max, top_db=config.top_db)[:, None]   # (B, 1, F, T)
+    if config.n_frames is not None:
+        X = dsp.fix_length(X, config.n_frames, axis=-1)
+    if config.time_first:
+        X = np.swapaxes(X, -1, -2)                                          # (B, C, T, F)
+    return np.ascontiguousarray(X, dtype=np.float32)
+
+
+class _Progress:
+    """One self-overwriting line on stderr: done/total, rate and ETA."""
+
+    def __init__(self, total: int, desc: str, enabled: bool):
+        self.total, self.desc, self.enabled = total, desc, enabled
+        self.start = time.perf_counter()
+
+    def update(self, done: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        rate = done / elapsed if elapsed > 0 else 0.0
+        eta = (self.total - done) / rate if rate > 0 else float("nan")
+        end = "\n" if done >= self.total else ""
+        sys.stderr.write(f"\r{self.desc}: {done}/{self.total} clips, {rate:.0f} clips/s, "
+                         f"ETA {eta:.0f} s   {end}")
+        sys.stderr.flush()
+
+
+def _compute(paths: list, config: FeatureConfig, batch_size: int, progress: bool) -> Extracted:
+    """Load and featurize ``paths`` batch by batch into one preallocated array."""
+    n = len(paths)
+    X = np.empty((n, *config.shape), dtype=np.float32)
+    kept, failed = [], []
+    bar = _Progress(n, "features", progress)
+    m = 0
+    for start in range(0, n, batch_size):
+        waves, k, f = load_waves(paths[start:start + batch_size], config)
+        X[m:m + len(waves)] = waves_to_features(waves, config)
+        m += len(waves)
+        kept.append(k + start)
+        failed += f
+        bar.update(min(start + batch_size, n))
+    X = X[:m].copy() if m < n else X
+    return Extracted(X, np.concatenate(kept) if kept else np.zeros(0, np.int64), failed)
+
+
+# ===================================================================================== cache
+def file_list_key(paths) -> str:
+    """Hex digest of the files' absolute paths, sizes and modification times (in order)."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = os.path.abspath(os.fspath(p))
+        try:
+            st = os.stat(p)
+            stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        except OSError:
+            stamp = "missing"
+        h.update(f"{p}\0{stamp}\n".encode())
+    return h.hexdigest()
+
+
+def cache_path(paths, config: FeatureConfig, cache_dir=DEFAULT_CACHE_DIR) -> str:
+    """Cache file of these paths and parameters: ``<cache_dir>/features_<key>.npz``."""
+    key = hashlib.sha256((config.key() + file_list_key(paths)).encode()).hexdigest()[:24]
+    return os.path.join(os.fspath(cache_dir), f"features_{key}.npz")
+
+
+def _save(path: str, result: Extracted, config: FeatureConfig, n: int) -> None:
+    """Write atomically: a temporary file in the same folder, then a rename."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp.npz"
+    np.savez(tmp, X=result.X, kept=result.kept,
+             failed_paths=np.array([p for p, _ in result.failed], dtype=str),
+             failed_reasons=np.array([r for _, r in result.failed], dtype=str),
+             config=json.dumps(config.to_dict()), n_files=n)
+    os.replace(tmp, path)
+
+
+def _load(path: str) -> Extracted | None:
+    """A cached result, or ``None`` (with a warning) if the file cannot be read."""
+    try:
+        with np.load(path) as z:
+            failed = list(zip(z["failed_paths"].tolist(), z["failed_reasons"].tolist()))
+            return Extracted(z["X"], z["kept"].astype(np.int64), failed)
+    except (OSError, ValueError, KeyError, EOFError) as err:
+        warnings.warn(f"feature cache {path} is unreadable ({err}); recomputing", stacklevel=3)
+        return None
+
+
+def extract(paths, config: FeatureConfig | None = None, batch_size: int = 64,
+            progress: bool = True, cache_dir=DEFAULT_CACHE_DIR) -> Extracted:
+    """Features of many clips, computed in batches and cached on disk.
+
+    Parameters
+    ----------
+    paths : sequence of str or path, (N,)
+        Audio files.
+    config : FeatureConfig, optional
+        Feature parameters (default: BAVED's, ``FeatureConfig()``).
+    batch_size : int > 0
+        Clips loaded and transformed together (memory ~ ``batch_size * n_samples`` floats plus
+        their spectrograms).
+    progress : bool
+        Show a progress line on stderr while computing.
+    cache_dir : str or path or None
+        Folder of the cache (module docstring); ``None`` disables caching.
+
+    Returns
+    -------
+    Extracted
+        ``(X, kept, failed)``: ``X : (M, *config.shape) float32`` for the ``M <= N`` readable
+        files, ``kept : (M,)`` their positions in ``paths``, ``failed`` the skipped
+        ``(path, reason)`` pairs (also reported in one warning).
+    """
+    config = FeatureConfig() if config is None else config
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch_size={batch_size} must be a positive integer")
+    paths = [os.fspath(p) for p in paths]
+    result = None
+    target = None if cache_dir is None else cache_path(paths, config, cache_dir)
+    if target is not None and os.path.isfile(target):
+        result = _load(target)
+    if result is None:
+        result = _compute(paths, config, int(batch_size), progress)
+        if target is not None:
+            try:
+                _save(target, result, config, len(paths))
+            except OSError as err:
+                warnings.warn(f"could not write the feature cache {target} ({err}); "
+                              "continuing without it", stacklevel=2)
+    if result.failed:
+        listing = "\n  ".join(f"{p}: {r}" for p, r in result.failed)
+        warnings.warn(f"skipped {len(result.failed)} unreadable file(s) of {len(paths)}:\n  {listing}",
+                      stacklevel=2)
+    return result
+
+
+# ================================================================================= datasets
+@dataclass
+class FeatureDataset:
+    """Features with their labels and the metadata row each came from.
+
+    Attributes
+    ----------
+    X : (M, C, F, T) float32
+    y : (M,) int64
+    source_index : (M,) int64
+        Row (position in the metadata / ``paths``) of the original clip of each example; an
+        augmented copy points at the clip it was made from.
+    augmented : (M,) bool
+        True for augmented copies.
+    snr_db : (M,) float64
+        SNR of the added noise for AWGN copies, NaN otherwise.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    source_index: np.ndarray
+    augmented: np.ndarray
+    snr_db: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+
+def dataset_from_indices(indices, paths, labels, config: FeatureConfig | None = None,
+                         clean: Extracted | None = None, **extract_kwargs) -> FeatureDataset:
+    """Clean (not augmented) features of the rows ``indices``, e.g. ``split["test"]``.
+
+    Parameters
+    ----------
+    indices : (n,) int
+        Rows of ``paths`` / ``labels``.
+    paths : sequence of str, (N,)
+    labels : (N,) int
+    config : FeatureConfig, optional
+    clean : Extracted, optional
+        ``extract(paths, config)`` of **all** N files, computed once and indexed here; without
+        it only the requested files are extracted (and cached under their own key).
+    **extract_kwargs
+        ``batch_size``, ``progress``, ``cache_dir`` for ``extract``.
+
+    Returns
+    -------
+    FeatureDataset
+        One row per requested index whose file was readable (order kept).
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    labels = np.asarray(labels)
+    paths = [os.fspath(p) for p in paths]                 # positions, whatever the container
+    if clean is None:
+        sub = extract([paths[i] for i in indices], config, **extract_kwargs)
+        X, rows = sub.X, indices[sub.kept]
+    else:
+        if len(clean.kept) and clean.kept.max() >= len(paths):
+            raise ValueError("clean features do not belong to these paths (a kept index is "
+                             f"{clean.kept.max()} >= {len(paths)} files)")
+        position = np.full(len(paths), -1, dtype=np.int64)
+        position[clean.kept] = np.arange(len(clean.kept))
+        ok = position[indices] >= 0
+        rows = indices[ok]
+        X = clean.X[position[rows]]
+    n = len(rows)
+    return FeatureDataset(X=X, y=labels[rows].astype(np.int64), source_index=rows,
+                          augmented=np.zeros(n, bool), snr_db=np.full(n, np.nan))
+
+
+# ============================================================================ standardization
+class Standardizer:
+    """``x_hat = (x - mean) / std`` with statistics of the training features only.
+
+    ``mode="per_bin"`` (default) keeps one mean and standard deviation per channel and mel bin,
+    pooled over clips and frames: every frequency band is centred and scaled on its own, which
+    removes the spectral tilt common to all clips while keeping each clip's changes over time.
+    ``mode="global"`` keeps one pair per channel. Standard deviations below ``eps`` are
+    replaced by 1 (a constant band is only centred).
+
+    Parameters
+    ----------
+    mode : {"per_bin", "global"}
+    bin_axis : int
+        Axis of the mel bins in ``(N, C, F, T)`` inputs: ``-2``, or ``-1`` for ``time_first``.
+    eps : float > 0
+
+    Attributes
+    ----------
+    mean_, std_ : float32 arrays of shape (1, C, F, 1) (per_bin) or (1, C, 1, 1) (global)
+        Broadcast against ``(N, C, F, T)`` (the bin axis where ``bin_axis`` says).
+    """
+
+    def __init__(self, mode: str = "per_bin", bin_axis: int = -2, eps: float = 1e-6):
+        if mode not in ("per_bin", "global"):
+            raise ValueError(f"mode={mode!r} must be 'per_bin' or 'global'")
+        if bin_axis not in (-1, -2, 2, 3):
+            raise ValueError(f"bin_axis={bin_axis} must be -2 or -1 (axis 2 or 3 of (N, C, F, T))")
+        self.mode, self.bin_axis, self.eps = mode, bin_axis, eps
+        self.mean_ = self.std_ = None
+
+    def _axes(self, ndim: int) -> tuple:
+        if ndim != 4:
+            raise ValueError(f"features must be (N, C, F, T), got {ndim} dimensions")
+        keep = {1, self.bin_axis % 4} if self.mode == "per_bin" else {1}
+        return tuple(a for a in range(4) if a not in keep)
+
+    def fit(self, X: np.ndarray, chunk: int = 256) -> "Standardizer":
+        """Mean and standard deviation of ``X : (N, C, F, T)`` in float64, two passes over
+        chunks of ``chunk`` clips (no full-size temporary)."""
+        X = np.asarray(X)
+        axes = self._axes(X.ndim)
+        if len(X) == 0:
+            raise ValueError("cannot fit a Standardizer on 0 examples")
+        count = X.size / np.prod([X.shape[a] for a in range(4) if a not in axes])
+        total = sum(X[i:i + chunk].sum(axis=axes, keepdims=True, dtype=np.float64)
+                    for i in range(0, len(X), chunk))
+        mean = total / count
+        sq = sum(np.square(X[i:i + chunk] - mean).sum(axis=axes, keepdims=True)
+                 for i in range(0, len(X), chunk))
+        std = np.sqrt(sq / count)
+        self.mean_ = mean.astype(np.float32)
+        self.std_ = np.where(std < self.eps, 1.0, std).astype(np.float32)
+        return self
+
+    def transform(self, X: np.ndarray, copy: bool = True) -> np.ndarray:
+        """Standardized float32 features (in place when ``copy=False`` and ``X`` is float32)."""
+        if self.mean_ is None:
+            raise ValueError("Standardizer is not fitted: call fit(X_train) first")
+        X = np.array(X, dtype=np.float32) if copy else np.asarray(X, dtype=np.float32)
+        self._axes(X.ndim)
+        X -= self.mean_
+        X /= self.std_
+        return X
+
+    def fit_transform(self, X: np.ndarray, copy: bool = True) -> np.ndarray:
+        return self.fit(X).transform(X, copy=copy)
+
+    def inverse_transform(self, X: np.ndarray) -> np.ndarray:
+        """``x = x_hat * std + mean``."""
+        if self.mean_ is None:
+            raise ValueError("Standardizer is not fitted: call fit(X_train) first")
+        return (np.asarray(X, np.float32) * self.std_ + self.mean_).astype(np.float32)
+
+    def state_dict(self) -> dict:
+        """Arrays and settings for a checkpoint."""
+        return {"mode": self.mode, "bin_axis": self.bin_axis, "eps": self.eps,
+                "mean": self.mean_, "std": self.std_}
+
+    @classmethod
+    def from_state_dict(cls, state: dict) -> "Standardizer":
+        s = cls(state["mode"], int(state["bin_axis"]), float(state["eps"]))
+        s.mean_ = np.asarray(state["mean"], np.float32)
+        s.std_ = np.asarray(state["std"], np.float32)
+        return s
