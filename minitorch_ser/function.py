@@ -32,6 +32,8 @@ Rules the engine enforces, so that a new op cannot fail silently:
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 
 
@@ -51,10 +53,17 @@ class Context:
         input produced by another op, the leaf ``Tensor`` itself for a leaf that requires grad,
         or ``None``. Only nodes are kept, never intermediate tensors, so activations are freed
         as soon as nothing (the user or a saved array) refers to them.
+    input_shapes, input_dtypes, output_shapes, output_dtypes : list
+        Recorded so the engine can check returned gradients and build zeros for unused outputs.
+    multi_output : bool
+        ``forward`` returned a tuple, so ``backward`` receives a tuple of output gradients.
+    released : bool
+        Set by a backward without ``retain_graph``: saved arrays and parents were freed.
     """
 
     __slots__ = ("fn", "saved_tensors", "needs_input_grad", "parents", "input_shapes",
-                 "input_dtypes", "output_shapes", "output_dtypes", "released", "__dict__")
+                 "input_dtypes", "output_shapes", "output_dtypes", "multi_output", "released",
+                 "__dict__")
 
     def __init__(self, fn: type):
         self.fn = fn
@@ -65,6 +74,7 @@ class Context:
         self.input_dtypes: list = []
         self.output_shapes: list = []
         self.output_dtypes: list = []
+        self.multi_output = False   # forward returned a tuple: backward gets a tuple of grads
         self.released = False
 
     def save_for_backward(self, *arrays) -> None:
@@ -126,31 +136,36 @@ class Function:
 
         Returns a Tensor, or a tuple of Tensors when ``forward`` returns a tuple.
         """
-        from .tensor import Tensor, is_grad_enabled
-
+        Tensor = _tensor.Tensor
         tensors = [x if isinstance(x, Tensor) else Tensor(x) for x in inputs]
-        needs = tuple(t.requires_grad for t in tensors)
-        track = is_grad_enabled() and any(needs)
         ctx = Context(cls)
-        ctx.needs_input_grad = needs
+        needs = ctx.needs_input_grad = tuple([t.requires_grad for t in tensors])
         out = cls.forward(ctx, *[t.data for t in tensors], **kwargs)
-        multi = isinstance(out, tuple)
+        multi = type(out) is tuple
         outs = out if multi else (out,)
-        results = tuple(Tensor(np.asarray(o), requires_grad=track and _is_float(o)) for o in outs)
-        if track:
-            ctx.parents = [(t._ctx, t._out_index) if t._ctx is not None else (t if t.requires_grad else None)
-                           for t in tensors]
-            ctx.input_shapes = [t.data.shape for t in tensors]
-            ctx.input_dtypes = [t.data.dtype for t in tensors]
-            ctx.output_shapes = [r.data.shape for r in results]
-            ctx.output_dtypes = [r.data.dtype for r in results]
-            for i, r in enumerate(results):
-                if r.requires_grad:
-                    r._ctx, r._out_index = ctx, i
-        else:
-            ctx.saved_tensors = ()  # nothing will call backward: free what forward saved
+        track = any(needs) and _tensor.is_grad_enabled()
+        if not track:  # no backward will run: free what forward saved, record nothing
+            ctx.saved_tensors = ()
+            results = tuple(Tensor._wrap(np.asarray(o), None, 0) for o in outs)
+            return results if multi else results[0]
+        # link the node to its inputs: the producing node for an op output, the tensor for a
+        # leaf that requires grad, None for a constant
+        ctx.parents = [None if not t.requires_grad else
+                       (t if t._ctx is None else (t._ctx, t._out_index)) for t in tensors]
+        ctx.input_shapes = [t.data.shape for t in tensors]
+        ctx.input_dtypes = [t.data.dtype for t in tensors]
+        outs = [np.asarray(o) for o in outs]
+        ctx.output_shapes = [o.shape for o in outs]
+        ctx.output_dtypes = [o.dtype for o in outs]
+        ctx.multi_output = multi
+        # only floating outputs are differentiable (argmax-like integer outputs are not)
+        results = tuple(Tensor._wrap(o, ctx if o.dtype.kind == "f" else None, k)
+                        for k, o in enumerate(outs))
         return results if multi else results[0]
 
 
-def _is_float(a) -> bool:
-    return np.issubdtype(np.asarray(a).dtype, np.floating)
+# tensor.py imports Context and unbroadcast from this module, so the reverse import comes last
+# and binds the module object (``_tensor.Tensor`` is looked up when ``apply`` runs). It goes
+# through importlib because the package attribute ``minitorch_ser.tensor`` is the factory
+# function of that name, not this submodule.
+_tensor = importlib.import_module(f"{__package__}.tensor")

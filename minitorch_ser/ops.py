@@ -108,6 +108,12 @@ class MatMul(Function):
         if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned "
                              f"(last axis of a must equal the second-to-last of b)")
+        if a.ndim > 2 or b.ndim > 2:
+            try:
+                np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+            except ValueError:
+                raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
+                                 f"cannot be broadcast together") from None
         ctx.save_for_backward(a, b)
         return np.matmul(a, b)
 
@@ -164,12 +170,12 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, exponent):
         ctx.save_for_backward(a, exponent)
-        return a ** np.asarray(exponent, dtype=a.dtype)
+        return a ** exponent  # a Python float exponent keeps a's float dtype
 
     @staticmethod
     def backward(ctx, g):
         a, p = ctx.saved_tensors
-        return g * p * a ** np.asarray(p - 1, dtype=a.dtype)
+        return g * p * a ** (p - 1)
 
 
 class Exp(Function):
@@ -307,7 +313,12 @@ class MaskedFill(Function):
 
     @staticmethod
     def forward(ctx, a, mask, value):
-        mask = np.broadcast_to(mask, a.shape) if mask.shape != a.shape else mask
+        if mask.shape != a.shape:
+            try:
+                mask = np.broadcast_to(mask, a.shape)
+            except ValueError:
+                raise ValueError(f"masked_fill: mask of shape {mask.shape} cannot be broadcast "
+                                 f"to the tensor's shape {a.shape}") from None
         ctx.save_for_backward(mask)
         return np.where(mask, np.asarray(value, dtype=a.dtype), a)
 
@@ -322,6 +333,11 @@ class Where(Function):
 
     @staticmethod
     def forward(ctx, a, b, condition):
+        try:
+            np.broadcast_shapes(condition.shape, a.shape, b.shape)
+        except ValueError:
+            raise ValueError(f"where: condition {condition.shape}, a {a.shape} and b {b.shape} "
+                             f"cannot be broadcast together") from None
         ctx.save_for_backward(condition)
         return np.where(condition, a, b)
 
@@ -487,6 +503,8 @@ class Concat(Function):
         if not arrays:
             raise ValueError("concat needs at least one tensor")
         ref = arrays[0].shape
+        if not ref:
+            raise ValueError("concat: zero-dimensional tensors cannot be concatenated; use stack")
         ax = axis % len(ref)
         for i, arr in enumerate(arrays):
             if arr.ndim != len(ref) or any(s != r for d, (s, r) in enumerate(zip(arr.shape, ref)) if d != ax):
@@ -598,11 +616,15 @@ class LogSoftmax(Function):
 
 
 class Dropout(Function):
-    """Inverted dropout: ``out = a * m / (1 - p)`` with m ~ Bernoulli(1 - p); da = g m / (1 - p)."""
+    """Inverted dropout: ``out = a * m / (1 - p)`` with m ~ Bernoulli(1 - p); da = g m / (1 - p).
+
+    Dividing by the keep probability 1 - p during training keeps E[out] = a, so evaluation
+    needs no rescaling. p = 1 drops everything (out = 0).
+    """
 
     @staticmethod
     def forward(ctx, a, p, rng):
-        scale = np.asarray(1.0 / (1.0 - p), dtype=a.dtype)
+        scale = np.asarray(1.0 / (1.0 - p) if p < 1.0 else 0.0, dtype=a.dtype)
         mask = (rng.random(a.shape) >= p).astype(a.dtype) * scale
         ctx.save_for_backward(mask)
         return a * mask
@@ -615,6 +637,9 @@ class Dropout(Function):
 
 # ============================================================================ free functions
 def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
+    """Raise a ValueError naming ``op`` and both shapes when they do not broadcast."""
+    if a.shape == b.shape:  # the common case, checked first because it is cheap
+        return
     try:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
@@ -656,14 +681,14 @@ def where(condition, a, b):
     """Elementwise ``a`` where ``condition`` else ``b`` (condition is not differentiated)."""
     from .tensor import Tensor, _like
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    ref = a if isinstance(a, Tensor) else b
+    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
     return Where.apply(_like(a, ref), _like(b, ref), condition=cond.astype(bool))
 
 
 def dropout(tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None):
     """Inverted dropout with an explicit numpy Generator; the identity when not training or p=0."""
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability p={p} must be in [0, 1)")
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability p={p} must be in [0, 1]")
     if not training or p == 0.0:
         return tensor
     if rng is None:

@@ -12,8 +12,9 @@ Calling ``loss.backward()``:
 3. sends each input gradient, summed back over broadcast axes, either to the node that produced
    that input or, for a leaf, adds it (``+=``) into ``leaf.grad``.
 
-Afterwards every node frees what it saved (unless ``retain_graph=True``), so activations are
-released and a second backward through the same graph raises.
+Afterwards every node frees what it saved and its links to its inputs (unless
+``retain_graph=True``), so activations are released at once and a second backward through the
+same graph raises a clear error instead of using freed arrays.
 """
 
 from __future__ import annotations
@@ -25,34 +26,41 @@ import numpy as np
 
 from .function import Context, unbroadcast
 
-_state = threading.local()
+
+class _GradMode(threading.local):
+    """Per-thread switch read by every op: record graph nodes or not."""
+
+    enabled = True  # the class attribute is each thread's starting value
+
+
+_grad_mode = _GradMode()
 
 
 def is_grad_enabled() -> bool:
     """Whether ops currently record a graph (False inside ``no_grad()``)."""
-    return getattr(_state, "grad_enabled", True)
+    return _grad_mode.enabled
 
 
 @contextlib.contextmanager
 def no_grad():
     """Context manager under which no op records a graph (evaluation, optimizer updates)."""
-    previous = is_grad_enabled()
-    _state.grad_enabled = False
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = False
     try:
         yield
     finally:
-        _state.grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 @contextlib.contextmanager
 def enable_grad():
     """Context manager that turns graph recording back on inside ``no_grad()``."""
-    previous = is_grad_enabled()
-    _state.grad_enabled = True
+    previous = _grad_mode.enabled
+    _grad_mode.enabled = True
     try:
         yield
     finally:
-        _state.grad_enabled = previous
+        _grad_mode.enabled = previous
 
 
 def _to_array(data, dtype=None) -> np.ndarray:
@@ -89,13 +97,27 @@ class Tensor:
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         self.data = _to_array(data, dtype)
-        if requires_grad and not np.issubdtype(self.data.dtype, np.floating):
+        if requires_grad and self.data.dtype.kind != "f":
             raise ValueError(
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
-        self._ctx: Context | None = None
-        self._out_index = 0
+        self._ctx: Context | None = None  # the node of the op that produced it (None: a leaf)
+        self._out_index = 0               # which output of that op it is
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray, ctx: Context | None, out_index: int) -> "Tensor":
+        """The engine's constructor for op outputs: ``data`` is already a checked ndarray.
+
+        The output requires grad exactly when it has a graph node ``ctx``.
+        """
+        t = object.__new__(cls)
+        t.data = data
+        t.requires_grad = ctx is not None
+        t.grad = None
+        t._ctx = ctx
+        t._out_index = out_index
+        return t
 
     # ----------------------------------------------------------------- basic properties
     @property
@@ -147,7 +169,7 @@ class Tensor:
         return Tensor(self.data)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
-        if flag and not np.issubdtype(self.data.dtype, np.floating):
+        if flag and self.data.dtype.kind != "f":
             raise ValueError(
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = bool(flag)
@@ -233,6 +255,9 @@ class Tensor:
         if isinstance(exponent, Tensor):
             return _ops.PowTensor.apply(self, exponent)
         return _ops.Pow.apply(self, exponent=float(exponent))
+
+    def __rpow__(self, base):
+        return _ops.PowTensor.apply(_like(base, self), self)
 
     def __matmul__(self, other):
         return _ops.MatMul.apply(self, other)
@@ -346,7 +371,7 @@ class Tensor:
         return _ops.LogSoftmax.apply(self, axis=axis)
 
     def masked_fill(self, mask, value: float):
-        return _ops.MaskedFill.apply(self, mask=_raw(mask).astype(bool), value=value)
+        return _ops.MaskedFill.apply(self, mask=np.asarray(_raw(mask), dtype=bool), value=value)
 
 
 # ------------------------------------------------------------------------- helpers
@@ -359,7 +384,7 @@ def _like(other, ref: Tensor):
     if isinstance(other, Tensor):
         return other
     arr = np.asarray(other)
-    if np.issubdtype(ref.data.dtype, np.floating) and (arr.dtype.kind in "biuf"):
+    if ref.data.dtype.kind == "f" and arr.dtype.kind in "biuf":
         arr = arr.astype(ref.data.dtype, copy=False)
     return Tensor(arr)
 
@@ -378,73 +403,78 @@ def _index_data(index):
 
 
 def _topological_order(root: Context) -> list:
-    """Nodes reachable from ``root``, each after every node that consumes its outputs.
+    """Nodes reachable from ``root``, each placed after every node that consumes its outputs.
 
-    Iterative post-order DFS: a node is emitted once all its parents are emitted; reversing
-    that list puts ``root`` first and every producer after its consumers.
+    Iterative post-order depth-first search: a node is appended once all its parents (the nodes
+    that produced its inputs) have been appended, so reversing the list puts ``root`` first and
+    every producer after all of its consumers. A node is marked visited when it is expanded,
+    not when it is pushed: marking on push would let a node that is reachable along two paths
+    be emitted before one of its consumers (its gradient would then be incomplete).
     """
-    order, visited = [], {id(root)}
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
         node, expanded = stack.pop()
-        if expanded:
+        if expanded:  # all parents are already in ``order``
             order.append(node)
             continue
+        if id(node) in visited:  # pushed twice along different paths; already expanded
+            continue
+        visited.add(id(node))
         stack.append((node, True))
         for parent in node.parents:
-            if isinstance(parent, tuple) and parent[0] is not None:
-                pnode = parent[0]
-                if id(pnode) not in visited:
-                    visited.add(id(pnode))
-                    stack.append((pnode, False))
+            if type(parent) is tuple and id(parent[0]) not in visited:
+                stack.append((parent[0], False))
     order.reverse()
     return order
 
 
 def _run_backward(root: Context, out_index: int, seed: np.ndarray, retain_graph: bool) -> None:
-    if root.released:
-        raise RuntimeError(
-            "Trying to backward through the graph a second time: its saved arrays were freed "
-            "by the first backward. Pass retain_graph=True to the first backward() to keep them.")
+    """Propagate ``seed`` (dL/d root output ``out_index``) from ``root`` back to the leaves."""
     order = _topological_order(root)
+    for node in order:  # check before touching any .grad, so a failure leaves no partial sums
+        if node.released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (node {node.name}): its "
+                "saved arrays were freed by the first backward. Pass retain_graph=True to the "
+                "first backward() to keep them.")
+    # pending[id(node)][k]: the summed gradient of the node's k-th output received so far
     pending: dict[int, list] = {id(root): [None] * len(root.output_shapes)}
     pending[id(root)][out_index] = seed
     for node in order:
-        if node.released:
-            raise RuntimeError(
-                f"Trying to backward through {node.name} a second time: its saved arrays were "
-                "freed. Pass retain_graph=True to the first backward() to keep them.")
         grads = pending.pop(id(node), None)
-        if grads is None:  # not on a path from the root's output that was seeded
+        if grads is None:  # no gradient reached it (e.g. a backward returned None for it)
             continue
-        n_out = len(node.output_shapes)
-        if n_out == 1:
-            grad_in = grads[0]
-        else:
-            grad_in = tuple(g if g is not None else np.zeros(s, dtype=d)
-                            for g, s, d in zip(grads, node.output_shapes, node.output_dtypes))
-        result = node.fn.backward(node, grad_in)
-        if not isinstance(result, tuple):
-            result = (result,)
-        if len(result) != len(node.parents):
+        if not node.multi_output:
+            grad_out = grads[0]
+        else:  # a tuple-returning op: outputs that did not reach the loss get zeros
+            grad_out = tuple(g if g is not None else np.zeros(s, dtype=d)
+                             for g, s, d in zip(grads, node.output_shapes, node.output_dtypes))
+        grads_in = node.fn.backward(node, grad_out)
+        if type(grads_in) is not tuple:
+            grads_in = tuple(grads_in) if isinstance(grads_in, list) else (grads_in,)
+        if len(grads_in) != len(node.parents):
             raise ValueError(
-                f"{node.name}.backward returned {len(result)} gradient(s) for "
-                f"{len(node.parents)} input(s): it must return exactly one per input")
-        for i, (parent, g) in enumerate(zip(node.parents, result)):
-            if parent is None or g is None or not node.needs_input_grad[i]:
+                f"{node.name}.backward returned {len(grads_in)} gradient(s) for "
+                f"{len(node.parents)} input(s): it must return exactly one per input "
+                "(None for an input that needs no gradient)")
+        for i, (parent, g) in enumerate(zip(node.parents, grads_in)):
+            if parent is None or g is None:  # a constant input, or no gradient returned
                 continue
-            g = np.asarray(g)
-            g = unbroadcast(g, node.input_shapes[i], node.name, i)
+            g = unbroadcast(np.asarray(g), node.input_shapes[i], node.name, i)
             if g.dtype != node.input_dtypes[i]:
                 g = g.astype(node.input_dtypes[i])
-            if isinstance(parent, Tensor):
+            if type(parent) is tuple:  # produced by another op: add to its pending sum
+                pnode, k = parent
+                slot = pending.get(id(pnode))
+                if slot is None:
+                    slot = pending[id(pnode)] = [None] * len(pnode.output_shapes)
+                slot[k] = g if slot[k] is None else slot[k] + g
+            else:  # a leaf that requires grad
                 parent._accumulate(g)
-            else:
-                pnode, pindex = parent
-                slot = pending.setdefault(id(pnode), [None] * len(pnode.output_shapes))
-                slot[pindex] = g if slot[pindex] is None else slot[pindex] + g
-        if not retain_graph:
+        if not retain_graph:  # free the saved arrays and the links to the inputs
             node.saved_tensors = ()
+            node.parents = []
             node.released = True
 
 

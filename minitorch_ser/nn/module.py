@@ -26,6 +26,11 @@ import numpy as np
 from ..tensor import Tensor
 
 
+def _as_array(value) -> np.ndarray:
+    """A state_dict entry (ndarray, Tensor or array-like) as an ndarray."""
+    return value.data if isinstance(value, Tensor) else np.asarray(value)
+
+
 class Parameter(Tensor):
     """A Tensor that is a trainable weight of a Module (requires_grad=True by default)."""
 
@@ -51,15 +56,28 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}.__init__ must call super().__init__() before assigning "
                 f"attribute {name!r}")
-        for registry in (self._parameters, self._buffers, self._modules):
-            registry.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            kind = self._parameters
+        elif self._parameters.get(name) is not None and value is not None:
+            raise TypeError(f"cannot assign {type(value).__name__} to parameter {name!r} of "
+                            f"{type(self).__name__}: a Parameter or None is expected "
+                            f"(to change its values in place, assign to .data[...])")
         elif isinstance(value, Module):
-            self._modules[name] = value
+            kind = self._modules
         elif name in self.__dict__.get("_buffer_names", ()):
+            kind = self._buffers
+        else:
+            kind = None
+        # drop the name from the other registries; re-assigning within the same registry keeps
+        # its position (so replacing layer "1" of a Sequential keeps the order of state_dict)
+        for registry in (self._parameters, self._buffers, self._modules):
+            if registry is not kind:
+                registry.pop(name, None)
+        if kind is self._buffers:
             self._buffers[name] = value if value is None else np.asarray(value)
             return
+        if kind is not None:
+            kind[name] = value
         object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str):
@@ -217,7 +235,7 @@ class Module:
         for k, (mod, name, kind) in targets.items():
             if k in state_dict:
                 cur = mod._parameters[name].data if kind == "param" else mod._buffers[name]
-                new = np.asarray(state_dict[k])
+                new = _as_array(state_dict[k])
                 if new.shape != cur.shape:
                     wrong.append(f"{k}: expected {cur.shape}, got {new.shape}")
         problems = []
@@ -232,10 +250,9 @@ class Module:
         for k, (mod, name, kind) in targets.items():
             if k not in state_dict:
                 continue
-            new = np.asarray(state_dict[k])
-            if kind == "param":
-                p = mod._parameters[name]
-                p.data = new.astype(p.data.dtype, copy=True)
+            new = _as_array(state_dict[k])
+            if kind == "param":  # copied into the existing array, cast to its dtype
+                np.copyto(mod._parameters[name].data, new, casting="unsafe")
             else:
                 b = mod._buffers[name]
                 mod._buffers[name] = new.astype(b.dtype, copy=True)

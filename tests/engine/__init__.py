@@ -1,0 +1,1 @@
+"""Tests of the autograd engine (Tensor, Function, ops, gradcheck) and of the core layers."""
