@@ -93,6 +93,18 @@ class PowTensor(Function):
         return da, db
 
 
+def _blas_ready(x: np.ndarray) -> np.ndarray:
+    """``x`` itself, or a C-contiguous copy when it is a stack of matrices BLAS cannot read.
+
+    np.matmul hands each matrix of a stack (ndim > 2) to BLAS only when its rows or columns are
+    contiguous; a permuted view (e.g. attention heads split out of (N, T, h, d)) falls back to
+    a loop several times slower than copying the operand once.
+    """
+    if x.ndim <= 2 or x.flags.c_contiguous or x.swapaxes(-1, -2).flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(x)
+
+
 class MatMul(Function):
     """``out = a @ b`` with NumPy's matmul rules (batched, batch dims broadcast).
 
@@ -114,12 +126,14 @@ class MatMul(Function):
             except ValueError:
                 raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
                                  f"cannot be broadcast together") from None
+        a, b = _blas_ready(a), _blas_ready(b)
         ctx.save_for_backward(a, b)
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
+        g = _blas_ready(g)
         a2 = a[None, :] if a.ndim == 1 else a            # (..., M, K)
         b2 = b[:, None] if b.ndim == 1 else b            # (..., K, P)
         g2 = g
