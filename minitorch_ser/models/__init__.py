@@ -1,0 +1,3 @@
+"""The two papers' models, built from ``minitorch_ser.nn`` layers."""
+
+from .parallel import ParallelCNNLSTMAttention

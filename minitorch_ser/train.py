@@ -1,0 +1,340 @@
+"""The training loop shared by every experiment: fit, evaluate, checkpoint, resume.
+
+``fit`` trains a classifier on arrays ``(X, y)`` with cross-entropy, an optimizer (Adam or SGD),
+an optional learning-rate scheduler (ReduceLROnPlateau on validation loss, or a per-batch
+exponential decay), early stopping on validation loss, optional gradient clipping, and writes
+into a run folder::
+
+    last.ckpt      state after the latest finished epoch (resume from here)
+    best.ckpt      weights of the best validation epoch (what predict and test use)
+    history.csv    one row per epoch: loss, accuracy, lr, seconds
+
+Resuming (``resume=True``) reloads ``last.ckpt`` (model, optimizer, scheduler, generators,
+epoch, history, early-stopping counters) and continues exactly as an uninterrupted run would.
+
+Dataset specifics stay out of this file: the caller passes arrays, class names and whatever
+``meta`` a later prediction needs (feature parameters, normalization statistics).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import random as mt_random
+from .checkpoint import class_path, load_checkpoint, save_checkpoint
+from .data.loader import DataLoader
+from .nn import functional as F
+from .optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
+from .optim.lr_scheduler import ExponentialDecay, ReduceLROnPlateau
+from .tensor import Tensor, no_grad
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainConfig:
+    """Settings of ``fit``. Defaults follow the first paper (Adam, ReduceLROnPlateau, batch 32).
+
+    Attributes
+    ----------
+    epochs : int > 0
+    batch_size : int > 0
+    optimizer : {'adam', 'sgd'}
+    lr : float > 0
+    weight_decay : float >= 0
+        L2 term added to the gradient (torch.optim semantics).
+    momentum : float >= 0
+        SGD only (0.8 in the reference notebook).
+    scheduler : {'plateau', 'exponential', 'none'}
+        'plateau': ReduceLROnPlateau(factor, patience) on validation loss, once per epoch.
+        'exponential': lr = lr0 * decay_rate ** (step / decay_steps), once per batch.
+    patience : int >= 0
+        Early stopping: stop after this many epochs without a lower validation loss (0: never).
+    restore_best : bool
+        After training, load the best-validation weights into the model.
+    clip_grad_norm, clip_grad_value : float > 0 or None
+    seed : int
+        Seeds the data order and the default generator (weights, dropout).
+    progress : bool
+        Print a progress line during each epoch (with ETA) and one line per epoch.
+    """
+
+    epochs: int = 40
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.8
+    scheduler: str = "plateau"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3
+    min_lr: float = 1e-6
+    decay_steps: int = 1000
+    decay_rate: float = 0.95
+    staircase: bool = True
+    patience: int = 10
+    restore_best: bool = True
+    clip_grad_norm: float | None = None
+    clip_grad_value: float | None = None
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.epochs < 1:
+            raise ValueError(f"epochs={self.epochs} must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size} must be >= 1")
+        if self.lr <= 0:
+            raise ValueError(f"lr={self.lr} must be > 0")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer={self.optimizer!r} must be 'adam' or 'sgd'")
+        if self.scheduler not in ("plateau", "exponential", "none"):
+            raise ValueError(f"scheduler={self.scheduler!r} must be 'plateau', 'exponential' or 'none'")
+        if self.patience < 0:
+            raise ValueError(f"patience={self.patience} must be >= 0")
+
+
+@dataclass
+class EvalResult:
+    """Loss, accuracy, predicted classes (N,) and class probabilities (N, K) of one evaluation."""
+
+    loss: float
+    accuracy: float
+    predictions: np.ndarray
+    probabilities: np.ndarray
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: the history rows and the best validation epoch and loss."""
+
+    history: list = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stopped_early: bool = False
+
+
+def make_optimizer(model, config: TrainConfig):
+    if config.optimizer == "adam":
+        return Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+               weight_decay=config.weight_decay)
+
+
+def make_scheduler(optimizer, config: TrainConfig):
+    if config.scheduler == "plateau":
+        return ReduceLROnPlateau(optimizer, mode="min", factor=config.plateau_factor,
+                                 patience=config.plateau_patience, min_lr=config.min_lr)
+    if config.scheduler == "exponential":
+        return ExponentialDecay(optimizer, config.lr, config.decay_steps, config.decay_rate,
+                                staircase=config.staircase)
+    return None
+
+
+def regularization_loss(model):
+    """The model's extra penalty (e.g. an L2 term on chosen layers), or None."""
+    penalty = getattr(model, "regularization_loss", None)
+    return penalty() if callable(penalty) else None
+
+
+def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 64) -> EvalResult:
+    """Mean cross-entropy, accuracy, predictions and probabilities, in eval mode, no graph."""
+    was_training = model.training
+    model.eval()
+    losses, probs = [], []
+    with no_grad():
+        for start in range(0, len(X), batch_size):
+            xb = Tensor(X[start:start + batch_size])
+            yb = y[start:start + batch_size]
+            logits = model(xb)
+            losses.append(F.cross_entropy(logits, yb, reduction="sum").item())
+            probs.append(logits.softmax(axis=-1).data)
+    model.train(was_training)
+    probabilities = np.concatenate(probs) if probs else np.zeros((0, 0), np.float32)
+    predictions = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, np.int64)
+    n = max(len(X), 1)
+    return EvalResult(loss=sum(losses) / n, accuracy=float((predictions == y).mean()) if len(y) else 0.0,
+                      predictions=predictions, probabilities=probabilities)
+
+
+class _Progress:
+    """One self-overwriting progress line per epoch (a full line per ~10% when not a terminal)."""
+
+    def __init__(self, total: int, epoch: int, epochs: int, enabled: bool):
+        self.total, self.epoch, self.epochs, self.enabled = total, epoch, epochs, enabled
+        self.start = time.perf_counter()
+        self.tty = sys.stdout.isatty()
+        self.last_decile = -1
+
+    def update(self, done: int, loss: float, acc: float) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / done * (self.total - done)
+        line = (f"epoch {self.epoch}/{self.epochs} batch {done}/{self.total} loss {loss:.4f} "
+                f"acc {acc:.3f} {elapsed:.0f}s elapsed, ETA {eta:.0f}s")
+        if self.tty:
+            print("\r" + line, end="", flush=True)
+        else:
+            decile = done * 10 // self.total
+            if decile != self.last_decile and done < self.total:
+                self.last_decile = decile
+                print(line, flush=True)
+
+    def close(self) -> None:
+        if self.enabled and self.tty:
+            print("\r" + " " * 100 + "\r", end="", flush=True)
+
+
+def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dict | None = None,
+        resume: bool = False) -> FitResult:
+    """Train ``model`` on ``train = (X, y)``, selecting on ``val = (X, y)``; see the module doc.
+
+    Parameters
+    ----------
+    model : Module
+        A classifier mapping X batches to logits (N, K). Must expose ``config`` (the keyword
+        arguments that rebuild it) so checkpoints can recreate it.
+    train, val : (ndarray, ndarray)
+        Features (N, ...) float32 and integer labels (N,).
+    config : TrainConfig
+    run_dir : path
+        Folder for last.ckpt, best.ckpt and history.csv.
+    meta : dict
+        Stored in every checkpoint (class names, feature parameters, normalization statistics).
+    resume : bool
+        Continue from ``run_dir/last.ckpt`` if it exists.
+
+    Raises
+    ------
+    TrainingDiverged
+        On a non-finite loss; ``last.ckpt`` and ``best.ckpt`` keep the last good state.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    X_train, y_train = train
+    X_val, y_val = val
+    if len(X_train) == 0:
+        raise ValueError("the training set is empty")
+    if len(X_val) == 0:
+        raise ValueError("the validation set is empty: early stopping and the scheduler need it")
+    y_train = np.asarray(y_train, dtype=np.int64)
+    y_val = np.asarray(y_val, dtype=np.int64)
+
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config)
+    loader = DataLoader(X_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+    result = FitResult()
+    bad_epochs, start_epoch = 0, 1
+
+    last_path, best_path = run_dir / "last.ckpt", run_dir / "best.ckpt"
+    if resume and last_path.exists():
+        ckpt = load_checkpoint(last_path)
+        model.load_state_dict(ckpt["model_state"])
+        optimizer.load_state_dict(ckpt["optimizer_state"])
+        if scheduler is not None and ckpt["scheduler_state"] is not None:
+            scheduler.load_state_dict(ckpt["scheduler_state"])
+        loader.set_state(ckpt["rng_state"]["loader"])
+        mt_random.set_state(ckpt["rng_state"]["default"])
+        result.history = ckpt["history"]
+        result.best_epoch, result.best_val_loss = ckpt["best"]["epoch"], ckpt["best"]["val_loss"]
+        bad_epochs = ckpt["best"]["bad_epochs"]
+        start_epoch = ckpt["epoch"] + 1
+        if config.progress:
+            print(f"resuming from {last_path} after epoch {ckpt['epoch']}")
+    else:
+        mt_random.manual_seed(config.seed)
+
+    def checkpoint(epoch: int) -> dict:
+        return {
+            "model_class": class_path(model), "model_config": dict(model.config),
+            "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
+            "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
+            "rng_state": {"loader": loader.get_state(), "default": mt_random.get_state()},
+            "epoch": epoch, "history": list(result.history), "train_config": asdict(config),
+            "best": {"epoch": result.best_epoch, "val_loss": result.best_val_loss,
+                     "bad_epochs": bad_epochs},
+            "meta": dict(meta or {}),
+        }
+
+    for epoch in range(start_epoch, config.epochs + 1):
+        if config.patience and bad_epochs >= config.patience:
+            result.stopped_early = True
+            break
+        model.train()
+        t0 = time.perf_counter()
+        progress = _Progress(len(loader), epoch, config.epochs, config.progress)
+        total_loss, correct, seen = 0.0, 0, 0
+        for i, (xb, yb) in enumerate(loader, start=1):
+            logits = model(Tensor(xb))
+            loss = F.cross_entropy(logits, yb)
+            penalty = regularization_loss(model)
+            objective = loss + penalty if penalty is not None else loss
+            value = objective.item()
+            if not math.isfinite(value):
+                progress.close()
+                raise TrainingDiverged(
+                    f"non-finite loss ({value}) at epoch {epoch}, batch {i}; stopping. The last "
+                    f"good state is in {last_path if last_path.exists() else run_dir} "
+                    f"(try a lower --lr or gradient clipping)")
+            optimizer.zero_grad()
+            objective.backward()
+            if config.clip_grad_value is not None:
+                clip_grad_value_(model.parameters(), config.clip_grad_value)
+            if config.clip_grad_norm is not None:
+                clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            optimizer.step()
+            if isinstance(scheduler, ExponentialDecay):
+                scheduler.step()
+            total_loss += loss.item() * len(yb)
+            correct += int((logits.data.argmax(axis=1) == yb).sum())
+            seen += len(yb)
+            progress.update(i, total_loss / seen, correct / seen)
+        progress.close()
+
+        val_result = evaluate(model, X_val, y_val, batch_size=max(config.batch_size, 64))
+        lr = optimizer.param_groups[0]["lr"]
+        if isinstance(scheduler, ReduceLROnPlateau):
+            scheduler.step(val_result.loss)
+        seconds = time.perf_counter() - t0
+        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
+               "val_loss": val_result.loss, "val_acc": val_result.accuracy, "lr": lr,
+               "seconds": seconds}
+        result.history.append(row)
+        improved = val_result.loss < result.best_val_loss
+        if improved:
+            result.best_val_loss, result.best_epoch, bad_epochs = val_result.loss, epoch, 0
+        else:
+            bad_epochs += 1
+        state = checkpoint(epoch)
+        if improved:
+            save_checkpoint(best_path, state)
+        save_checkpoint(last_path, state)
+        _write_history(run_dir / "history.csv", result.history)
+        if config.progress:
+            print(f"epoch {epoch:3d}/{config.epochs} | train loss {row['train_loss']:.4f} "
+                  f"acc {row['train_acc']:.4f} | val loss {row['val_loss']:.4f} "
+                  f"acc {row['val_acc']:.4f} | lr {lr:.3g} | {seconds:.1f}s"
+                  + (" *" if improved else ""), flush=True)
+
+    if config.restore_best and best_path.exists():
+        model.load_state_dict(load_checkpoint(best_path)["model_state"])
+    return result
+
+
+def _write_history(path: Path, history: list) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0].keys()))
+        writer.writeheader()
+        writer.writerows(history)
+    tmp.replace(path)

@@ -1,0 +1,161 @@
+"""The shared training loop: learning, exact resume, divergence handling, checkpoints."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from minitorch_ser.checkpoint import (CheckpointError, build_model, load_checkpoint,
+                                      save_checkpoint)
+from minitorch_ser.data import features, splits, synthetic
+from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
+from minitorch_ser.random import manual_seed
+from minitorch_ser.train import TrainConfig, TrainingDiverged, evaluate, fit
+
+
+def tiny_model(n_classes=3, n_frames=128):
+    return ParallelCNNLSTMAttention(n_classes=n_classes, n_mels=128, n_frames=n_frames, hidden=8,
+                                    heads=2, channels=(4, 4, 8, 8))
+
+
+def random_arrays(n, seed=0, n_frames=128):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 1, 128, n_frames)).astype(np.float32)
+    y = rng.integers(0, 3, n)
+    return X, y
+
+
+def quiet(**kw):
+    return TrainConfig(progress=False, **kw)
+
+
+@pytest.fixture(scope="module")
+def synthetic_features(tmp_path_factory):
+    """Log-mel features of a small generated BAVED-format set, split by speaker."""
+    root = tmp_path_factory.mktemp("baved")
+    synthetic.make_dataset(root, n_speakers=6, n_words=3, clips_per=2, seed=3)
+    from minitorch_ser.data import baved
+    df = baved.read_metadata(root)
+    cfg = features.FeatureConfig()
+    ex = features.extract(df["path"].tolist(), cfg, cache_dir=None, progress=False)
+    y = df["emotion"].to_numpy()[ex.kept]
+    split = splits.random_split(y, fractions=(0.7, 0.15, 0.15), seed=0)
+    std = features.Standardizer().fit(ex.X[split["train"]])
+    X = std.transform(ex.X)
+    return {name: (X[idx], y[idx]) for name, idx in split.items()}
+
+
+def test_a_few_epochs_lower_the_loss_and_beat_chance(synthetic_features, tmp_path):
+    manual_seed(0)
+    model = ParallelCNNLSTMAttention(n_classes=3, hidden=16, heads=2, channels=(4, 8, 8, 8))
+    train, val, test = (synthetic_features[k] for k in ("train", "val", "test"))
+    before = evaluate(model, *train).loss
+    result = fit(model, train, val, quiet(epochs=8, lr=3e-3, patience=0, seed=0), tmp_path)
+    rows = result.history
+    assert rows[-1]["train_loss"] < 0.7 * rows[0]["train_loss"] < before
+    pooled = np.concatenate([val[1], test[1]])
+    acc = evaluate(model, np.concatenate([val[0], test[0]]), pooled).accuracy
+    assert acc >= 0.6, f"accuracy {acc:.3f} on {len(pooled)} held-out clips (chance 0.33)"
+    assert (tmp_path / "history.csv").read_text().count("\n") == len(rows) + 1
+
+
+def test_resume_continues_exactly(tmp_path):
+    train, val = random_arrays(40, 0), random_arrays(12, 1)
+    cfg = dict(epochs=4, batch_size=16, lr=1e-3, patience=0, seed=5, restore_best=False)
+
+    manual_seed(1)
+    straight = tiny_model()
+    fit(straight, train, val, quiet(**cfg), tmp_path / "straight")
+
+    manual_seed(1)
+    first = tiny_model()
+    fit(first, train, val, quiet(**{**cfg, "epochs": 2}), tmp_path / "resumed")
+    manual_seed(99)  # a different global state must not matter: resume restores it
+    second = tiny_model()
+    fit(second, train, val, quiet(**cfg), tmp_path / "resumed", resume=True)
+
+    a, b = straight.state_dict(), second.state_dict()
+    assert list(a) == list(b)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    ha = load_checkpoint(tmp_path / "straight" / "last.ckpt")["history"]
+    hb = load_checkpoint(tmp_path / "resumed" / "last.ckpt")["history"]
+    assert [r["val_loss"] for r in ha] == [r["val_loss"] for r in hb]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    X, y = random_arrays(16, 0)
+    val = random_arrays(8, 1)
+    manual_seed(0)
+    model = tiny_model()
+    fit(model, (X, y), val, quiet(epochs=1, batch_size=8, patience=0), tmp_path)
+    good = load_checkpoint(tmp_path / "last.ckpt")
+    X_bad = X.copy()
+    X_bad[3, 0, 5, 5] = np.nan
+    with pytest.raises(TrainingDiverged, match=r"non-finite loss .* epoch 2"):
+        fit(model, (X_bad, y), val, quiet(epochs=2, batch_size=8, patience=0), tmp_path,
+            resume=True)
+    kept = load_checkpoint(tmp_path / "last.ckpt")
+    assert kept["epoch"] == good["epoch"] == 1
+    for key, value in good["model_state"].items():
+        np.testing.assert_array_equal(kept["model_state"][key], value)
+
+
+def test_checkpoint_rebuilds_the_model_for_prediction(tmp_path):
+    X, y = random_arrays(16, 0)
+    manual_seed(0)
+    model = tiny_model()
+    fit(model, (X, y), random_arrays(8, 1), quiet(epochs=1, batch_size=8, patience=0), tmp_path,
+        meta={"class_names": ["low", "neutral", "high"]})
+    ckpt = load_checkpoint(tmp_path)                    # a run folder reads best.ckpt
+    rebuilt = build_model(ckpt)
+    assert ckpt["meta"]["class_names"] == ["low", "neutral", "high"]
+    np.testing.assert_allclose(evaluate(rebuilt, X, y).probabilities,
+                               evaluate(model, X, y).probabilities, rtol=1e-6)
+
+
+def test_checkpoint_write_is_atomic(tmp_path):
+    path = tmp_path / "c.ckpt"
+    save_checkpoint(path, {"epoch": 1})
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise RuntimeError("interrupted while writing")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        save_checkpoint(path, {"epoch": 2, "bad": Unpicklable()})
+    assert load_checkpoint(path)["epoch"] == 1          # the old checkpoint is intact
+    assert sorted(os.listdir(tmp_path)) == ["c.ckpt"]   # and no temporary file is left
+
+
+def test_bad_checkpoints_are_refused_with_a_reason(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.ckpt")
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"\x00not a pickle")
+    with pytest.raises(CheckpointError, match="cannot be read"):
+        load_checkpoint(garbage)
+    other = tmp_path / "other.ckpt"
+    other.write_bytes(pickle.dumps({"weights": 1}))
+    with pytest.raises(CheckpointError, match="not a minitorch-ser checkpoint"):
+        load_checkpoint(other)
+    old = tmp_path / "old.ckpt"
+    old.write_bytes(pickle.dumps({"format": "minitorch-ser-checkpoint", "version": 0}))
+    with pytest.raises(CheckpointError, match="version 0"):
+        load_checkpoint(old)
+    wrong = {"model_class": "minitorch_ser.models.parallel:ParallelCNNLSTMAttention",
+             "model_config": {"n_classes": 3}, "model_state": {"fc.weight": np.zeros((2, 2))}}
+    with pytest.raises(CheckpointError, match="do not fit"):
+        build_model(wrong)
+    with pytest.raises(CheckpointError, match="not a minitorch_ser model"):
+        build_model({**wrong, "model_class": "os:system"})
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"epochs": 0}, "epochs=0"), ({"lr": -1.0}, "lr=-1.0"), ({"optimizer": "rmsprop"}, "optimizer="),
+    ({"scheduler": "cosine"}, "scheduler="), ({"batch_size": 0}, "batch_size=0"),
+])
+def test_bad_train_config(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**kwargs)
