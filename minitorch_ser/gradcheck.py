@@ -52,7 +52,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     for x in inputs:
         arr = x.data if isinstance(x, Tensor) else np.asarray(x)
         if arr.dtype.kind == "f":
-            tensors.append(Tensor(arr.astype(np.float64), requires_grad=True))
+            # an own C-contiguous float64 copy: reshape(-1) below must be a view to perturb it
+            tensors.append(Tensor(np.array(arr, dtype=np.float64, order="C"), requires_grad=True))
         else:
             tensors.append(Tensor(arr))
 
