@@ -59,7 +59,7 @@ class Config:
     attention: str = "mha"
     optimizer: str = "adam"
     lr: list = field(default_factory=lambda: [1e-3])
-    epochs: int = 30
+    epochs: int = 40
     patience: int = 10
     batch_size: int = 32
     copies: float = 2
