@@ -22,13 +22,17 @@ FLOPs of a convolution: ``2 * MACs``, ``MACs = N * Ho * Wo * O * C * kh * kw`` f
 backward computes dW and dX, each one more product of the same size, so forward + backward is
 counted as 3x the forward (2x when the input needs no gradient, as for a model's first layer).
 
-Cases (add more to ``CASES``, e.g. the BiLSTM and multi-head attention):
+Cases (add more to ``CASES``):
 
 - the first paper's BAVED CNN branch on (32, 1, 128, 188): four blocks
   [Conv 3x3 pad 1 -> BatchNorm2d -> ReLU -> MaxPool], 16, 32, 64, 64 filters, pools 2, 4, 4, 4,
   giving (16, 64, 94), (32, 16, 23), (64, 4, 5), (64, 1, 1); each conv alone (with dX, counted
   3x, GFLOP/s reported) and each whole block (ms only; block 1 as in a model: its input, the
   spectrogram, needs no gradient);
+- the first paper's BiLSTM on (32, 47, 64), hidden 128 per direction, and its multi-head
+  self-attention on (32, 47, 256), 4 heads (both with dX);
+- the whole first-paper model: one training step (forward, cross-entropy, backward, Adam) on a
+  batch of (32, 1, 128, 188), printed after the table;
 - the CREMA-D model's largest conv: (32, 128, 300, 64) -> 256 channels, 5x3 kernel, 'same'.
 
 Other processes on the machine slow everything down, unevenly: use ``--rounds 3`` and read the
@@ -48,9 +52,14 @@ from typing import Callable
 import numpy as np
 
 from minitorch_ser import Tensor
+from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
+from minitorch_ser.nn import functional as F
+from minitorch_ser.nn.attention import MultiheadAttention
 from minitorch_ser.nn.conv import Conv2d
 from minitorch_ser.nn.norm import BatchNorm2d
 from minitorch_ser.nn.pool import MaxPool2d
+from minitorch_ser.nn.recurrent import LSTM
+from minitorch_ser.optim import Adam
 
 BATCH = 32
 
@@ -141,13 +150,47 @@ def baved_cases() -> list[Case]:
     return cases
 
 
+def bilstm(rng):
+    lstm = LSTM(64, 128, bidirectional=True, rng=rng)
+    x = Tensor(rng.standard_normal((BATCH, 47, 64)).astype(np.float32), requires_grad=True)
+    return lambda: lstm(x)[0]
+
+
+def self_attention(rng):
+    mha = MultiheadAttention(256, 4, rng=rng)
+    x = Tensor(rng.standard_normal((BATCH, 47, 256)).astype(np.float32), requires_grad=True)
+    return lambda: mha(x, x, x, need_weights=False)[0]
+
+
+def sequence_cases() -> list[Case]:
+    return [Case("BiLSTM 64->2x128 on (32, 47, 64)", bilstm, target="< 60 ms"),
+            Case("MHA 4 heads on (32, 47, 256)", self_attention)]
+
+
+def model_step_ms(rng: np.random.Generator, repeats: int = 5) -> float:
+    """Best wall time (ms) of one training step of the first paper's model on a batch of 32:
+    forward, cross-entropy, backward, Adam update."""
+    model = ParallelCNNLSTMAttention()
+    optimizer = Adam(model.parameters(), lr=1e-3)
+    x = Tensor(rng.standard_normal(BAVED_INPUT).astype(np.float32))
+    y = rng.integers(0, 3, BATCH)
+
+    def step():
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+    step()  # warm-up
+    return 1e3 * min(_timed(step)[0] for _ in range(repeats))
+
+
 def big_cases() -> list[Case]:
     return [Case("CREMA-D conv 128->256 5x3 same on (300, 64)", crema_conv,
                  conv_flops(BATCH, 128, 256, (300, 64), (5, 3)), repeats=1, warmup=False,
                  target=">= 30% of matmul", big=True)]
 
 
-CASES: list[Case] = baved_cases() + big_cases()
+CASES: list[Case] = baved_cases() + sequence_cases() + big_cases()
 
 
 # ============================================================================ measuring
@@ -259,6 +302,10 @@ def main(argv=None) -> None:
             line += (f" {max(rates):7.1f} {min(rates):7.1f} {max(rates) / reference:6.0%} "
                      f"{min(rates) / reference:6.0%}  {case.target}")
         print(line)
+    if not args.only:
+        step = model_step_ms(np.random.default_rng(args.seed))
+        print(f"\nfirst paper's model, one training step (forward + cross-entropy + backward + "
+              f"Adam), batch {BATCH}: {step:.0f} ms (target < 500 ms)")
 
 
 def _row(case: Case, res: Result, peak: float) -> str:
