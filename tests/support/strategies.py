@@ -1,7 +1,7 @@
 """Shared hypothesis strategies: shapes, broadcasting shapes, bounded and well-conditioned arrays.
 
 Import from any test directory as ``from strategies import shapes, float_arrays, ...`` (the
-``tests`` directory is put on ``sys.path``, see ``tests/engine/conftest.py``).
+``tests/support`` directory is on pytest's ``pythonpath``, see pyproject.toml).
 
 Shapes never contain size-0 axes (``min_side=1``) but often contain size-1 axes, the ones that
 broadcasting stretches. Values are bounded so that every op stays in a well-conditioned range;
