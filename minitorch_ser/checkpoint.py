@@ -100,7 +100,11 @@ def build_model(checkpoint: dict):
     except (ImportError, AttributeError) as exc:
         raise CheckpointError(f"model class {checkpoint['model_class']!r} of the checkpoint does "
                               f"not exist in this version of minitorch-ser") from exc
-    model = cls(**checkpoint["model_config"])
+    try:
+        model = cls(**checkpoint["model_config"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{qualname} cannot be built from the checkpoint's model_config "
+                              f"{checkpoint['model_config']}: {exc}") from exc
     try:
         model.load_state_dict(checkpoint["model_state"])
     except ValueError as exc:
