@@ -16,11 +16,16 @@ fixed-length clip as the network sees it, padding included) and a draw ``e ~ N(0
 
 so ``10 log10(P_x / mean((K e)^2)) = SNR`` exactly. Each copy draws its SNR uniformly in
 ``snr_range`` (15-30 dB by default). A silent clip (``P_x = 0``) gets no noise.
+
+The second paper's augmentation (``WaveAugment`` on the waveform, then ``SpecAugment`` on the
+features) is passed to ``build_training_set`` as ``wave_augment`` / ``feature_augment``, with
+``copies=0.25`` to expand the training set by a quarter.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -181,3 +186,151 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
         bar.update(m - n_clean)
     return FeatureDataset(X=X, y=labels[source].astype(np.int64), source_index=source,
                           augmented=np.arange(total) >= n_clean, snr_db=snr_db)
+
+
+# ============================================================ the second paper's augmentation
+@dataclass(frozen=True)
+class WaveAugment:
+    """Peak-relative noise, a pitch shift and a gain: the CREMA-D paper's waveform augmentation.
+
+    Every copy of a clip ``x`` (``L`` samples, z-normalized and padded) draws, independently,
+
+        u ~ U[0, 1),   s ~ U[-semitones, semitones],   g ~ U[-gain_db, gain_db]
+
+    and becomes, in the order of the paper's functions,
+
+        x1 = x + noise_level * u * max|x| * e,  e ~ N(0, 1)   (dsp.peak_noise)
+        x2 = pitch_shift(x1, s semitones)                      (dsp.pitch_shift)
+        x3 = 10^(g / 20) * x2                                  (dsp.gain)
+
+    The paper calls ``add_noise(y, 0.035)``, ``pitch_shift(y, sr, n_steps=2)`` and
+    ``volume_perturbation(y, gain_db=5)`` and describes shifts "up or down slightly" and
+    loudness "increased or decreased"; here the step and the gain are drawn uniformly in the
+    symmetric ranges. Note that the features scale each clip by its own peak
+    (``power_to_db(ref=np.max)``), so a gain leaves them unchanged (up to the ``amin`` floor):
+    the gain is kept for fidelity to the paper, the noise and the pitch shift are what changes
+    the features.
+
+    The pitch shift runs clip by clip: each clip's time-stretch rate ``2^(-s/12)`` gives a
+    different intermediate length, which one batched phase vocoder cannot hold.
+
+    Attributes
+    ----------
+    sr : int > 0
+        Sample rate of the waveforms.
+    noise_level : float >= 0
+        Largest noise amplitude as a fraction of the clip's peak.
+    semitones : float >= 0
+        Largest pitch shift, up or down (0: none).
+    gain_db : float >= 0
+        Largest gain, up or down, in dB (0: none).
+    """
+
+    sr: int = 16000
+    noise_level: float = 0.035
+    semitones: float = 2.0
+    gain_db: float = 5.0
+
+    def __post_init__(self):
+        for name in ("noise_level", "semitones", "gain_db"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be >= 0")
+        if not self.sr > 0:
+            raise ValueError(f"sr={self.sr} must be > 0")
+
+    def draw(self, n: int, rng) -> dict:
+        """The per-copy shifts ``{"semitones": (n,), "gain_db": (n,)}`` (float64)."""
+        rng = as_rng(rng)
+        return {"semitones": rng.uniform(-self.semitones, self.semitones, size=n),
+                "gain_db": rng.uniform(-self.gain_db, self.gain_db, size=n)}
+
+    def apply(self, waves, params: dict, rng) -> np.ndarray:
+        """Noise, then the drawn pitch shifts and gains.
+
+        Parameters
+        ----------
+        waves : (B, L) float
+        params : dict
+            ``draw(B, rng)``'s result.
+        rng : numpy.random.Generator or int or None
+            Source of the noise.
+
+        Returns
+        -------
+        (B, L) float32
+        """
+        waves = np.asarray(waves, dtype=np.float32)
+        if waves.ndim != 2:
+            raise ValueError(f"waves must be (B, L), got shape {waves.shape}")
+        steps, db = np.asarray(params["semitones"]), np.asarray(params["gain_db"])
+        if steps.shape != (len(waves),) or db.shape != (len(waves),):
+            raise ValueError(f"params hold {steps.shape} steps and {db.shape} gains for "
+                             f"{len(waves)} waves: one of each per wave")
+        out = dsp.peak_noise(waves, self.noise_level, as_rng(rng))              # (B, L)
+        if self.semitones > 0 and len(out):
+            out = np.stack([dsp.pitch_shift(w, self.sr, s) for w, s in zip(out, steps)])
+        return np.asarray(dsp.gain(out, db.astype(np.float32)), dtype=np.float32)
+
+    def __call__(self, waves, rng) -> np.ndarray:
+        """``apply(waves, draw(len(waves), rng), rng)``: the ``wave_augment`` hook of
+        ``build_training_set``."""
+        rng = as_rng(rng)
+        return self.apply(waves, self.draw(len(waves), rng), rng)
+
+
+@dataclass(frozen=True)
+class SpecAugment:
+    """SpecAugment frequency and time masks (Park et al., 2019) on 3-channel features.
+
+    For each clip, ``n_freq_masks`` bands of ``f ~ U{0 .. F-1}`` mel bins and ``n_time_masks``
+    bands of ``t ~ U{0 .. T-1}`` frames, at uniform positions, are set to ``mask_value``
+    (``dsp.spec_augment``; the paper's ``specaugment``: 2 and 2 masks narrower than 8). The
+    masks are drawn once per clip and shared by its channels, so the delta channels are masked
+    where the log-mel is.
+
+    ``mask_value=0.0`` is the paper's: with ``ref=np.max`` a log-mel of 0 dB is the clip's
+    loudest level (and a delta of 0 is "no change"); ``"mean"`` writes each clip's channel
+    mean instead, the choice of the SpecAugment paper.
+
+    Attributes
+    ----------
+    n_freq_masks, n_time_masks : int >= 0
+    F : int in [1, n_mels]
+    T : int in [1, n_frames]
+    mask_value : float or "mean"
+    time_first : bool
+        Features laid out ``(B, C, n_frames, n_mels)`` (the CREMA-D features) rather than
+        ``(B, C, n_mels, n_frames)``.
+    """
+
+    n_freq_masks: int = 2
+    F: int = 8
+    n_time_masks: int = 2
+    T: int = 8
+    mask_value: float | str = 0.0
+    time_first: bool = True
+
+    def __post_init__(self):
+        if isinstance(self.mask_value, str) and self.mask_value != "mean":
+            raise ValueError(f"mask_value={self.mask_value!r} must be a number or 'mean'")
+
+    def masks(self, n: int, n_mels: int, n_frames: int, rng) -> np.ndarray:
+        """Boolean ``(n, 1, n_mels, n_frames)``: True where a clip is masked."""
+        indicator = np.zeros((n, 1, n_mels, n_frames), dtype=np.float32)
+        marked = dsp.spec_augment(indicator, as_rng(rng), n_freq_masks=self.n_freq_masks,
+                                  F=self.F, n_time_masks=self.n_time_masks, T=self.T,
+                                  mask_value=1.0)
+        return marked == 1.0
+
+    def __call__(self, X, rng) -> np.ndarray:
+        """Masked copy of ``X : (B, C, n_frames, n_mels)`` (or ``(B, C, n_mels, n_frames)``
+        without ``time_first``): the ``feature_augment`` hook of ``build_training_set``."""
+        X = np.asarray(X)
+        if X.ndim != 4:
+            raise ValueError(f"features must be (B, C, H, W), got shape {X.shape}")
+        S = np.swapaxes(X, -1, -2) if self.time_first else X          # (B, C, n_mels, n_frames)
+        mask = self.masks(len(S), S.shape[-2], S.shape[-1], rng)       # (B, 1, n_mels, n_frames)
+        value = (S.mean(axis=(-2, -1), keepdims=True) if self.mask_value == "mean"
+                 else np.asarray(self.mask_value, dtype=S.dtype))
+        out = np.where(mask, value, S).astype(X.dtype, copy=False)
+        return np.ascontiguousarray(np.swapaxes(out, -1, -2) if self.time_first else out)
