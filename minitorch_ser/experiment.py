@@ -98,7 +98,8 @@ def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True):
     if len(leaked):
         raise RuntimeError(f"{len(leaked)} training rows come from validation/test clips "
                            f"(e.g. row {leaked[0]}): refusing to train on a leaky split")
-    standardizer = Standardizer().fit(train.X)
+    # statistics per channel and mel bin: the bin axis is the last one for time-first features
+    standardizer = Standardizer(bin_axis=-1 if cfg.time_first else -2).fit(train.X)
     train.X = standardizer.transform(train.X, copy=False)
     val.X = standardizer.transform(val.X)
     test.X = standardizer.transform(test.X)
