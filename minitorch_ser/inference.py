@@ -268,11 +268,7 @@ class Predictor:
                                   f"written by experiment.run have them")
         config = _feature_config(meta["feature_config"])
         standardizer = _standardizer(meta["standardizer"])
-        try:
-            model = build_model(checkpoint)
-        except TypeError as err:  # the config has keywords the class does not take (any more)
-            raise CheckpointError(f"model_config {checkpoint['model_config']} does not fit "
-                                  f"{checkpoint['model_class']} of this version: {err}") from err
+        model = build_model(checkpoint)  # CheckpointError when class, config or weights differ
         try:
             return cls(model, meta["class_names"], config, standardizer, batch_size=batch_size)
         except CheckpointError:

@@ -298,7 +298,7 @@ BAD_CHECKPOINTS = {
     "other config": (mutate("model_config", lambda c: {**c, "hidden": 16}),
                      "weights do not fit ParallelCNNLSTMAttention.*wrong shapes"),
     "unknown config key": (mutate("model_config", lambda c: {**c, "depth": 3}),
-                           "model_config .* does not fit .*unexpected keyword"),
+                           "cannot be built from the checkpoint's model_config .*unexpected keyword"),
     "class count": (mutate("meta/class_names", ["a", "b", "c", "d"]),
                     r"logits of shape \(1, 3\) but the checkpoint names 4 classes"),
     "statistics shape": (mutate("meta/standardizer",
