@@ -18,6 +18,10 @@ Commands::
     # no data at hand: a two-minute demo on generated BAVED-format audio
     python experiments/baved_parallel.py --demo
 
+    # any dataset from a CSV manifest (columns path,label[,speaker]; any number of classes,
+    # any sample rate): the classes are its sorted labels, --split speaker uses 'speaker'
+    python experiments/baved_parallel.py --manifest my_dataset.csv --split speaker
+
 The data folder defaults to $BAVED_DIR, else ./data/baved. Get BAVED with
 ``git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset``.
 An interrupted run continues where it stopped with the same command plus ``--resume``.
@@ -37,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from minitorch_ser import random as mt_random
-from minitorch_ser.data import baved, splits, synthetic
+from minitorch_ser.data import baved, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.experiment import RunSpec, prepare, run, write_config
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
@@ -52,6 +56,7 @@ TARGETS = {"emotion": list(baved.EMOTIONS), "gender": ["f", "m"], "word": list(b
 @dataclass
 class Config:
     data: str | None = None
+    manifest: str | None = None
     demo: bool = False
     split: str = "random"
     folds: int = 0
@@ -63,6 +68,7 @@ class Config:
     patience: int = 10
     batch_size: int = 32
     copies: float = 2
+    duration: float = 3.0
     seed: int = 0
     out: str | None = None
     cache_dir: str = ".cache/features"
@@ -76,6 +82,10 @@ def parse_args(argv=None) -> Config:
     d = Config()
     p.add_argument("--data", help="BAVED folder (default: $BAVED_DIR, else ./data/baved)")
     p.add_argument("--demo", action="store_true", help="run on generated audio instead")
+    p.add_argument("--manifest", help="CSV with columns path,label[,speaker]: any dataset "
+                                      "instead of BAVED (the target is its label column)")
+    p.add_argument("--duration", type=float, default=d.duration,
+                   help="seconds every clip is padded or trimmed to")
     p.add_argument("--split", choices=["random", "speaker"], default=d.split)
     p.add_argument("--folds", type=int, default=d.folds,
                    help="K > 1: speaker-grouped K-fold cross-validation (implies --split speaker)")
@@ -128,23 +138,32 @@ def make_splits(df, labels, cfg: Config) -> list[dict]:
 
 def main(argv=None) -> int:
     cfg = parse_args(argv)
-    root, demo = resolve_data(cfg)
-    out = Path(cfg.out or f"runs/baved_{'demo' if demo else cfg.split}_{cfg.target}")
     t_start = time.perf_counter()
-
-    df = baved.read_metadata(root, errors="skip")
-    print(baved.eda(df, out_dir=out))
-    class_names = TARGETS[cfg.target]
-    values = df[cfg.target].to_numpy()
-    labels = (np.searchsorted(class_names, values) if cfg.target == "gender"
-              else values.astype(np.int64))
+    if cfg.manifest:
+        data = manifest.read_for_experiment(cfg.manifest, cfg.split)
+        root, demo, dataset = Path(data.df.attrs["manifest"]), False, data.name
+        df, labels, class_names = data.df, data.labels, data.class_names
+        cfg.target = "label"
+        out = Path(cfg.out or f"runs/{data.name}_{cfg.split}")
+        print(baved.eda(df, label_col="label", label_names=None, out_dir=out))
+    else:
+        root, demo = resolve_data(cfg)
+        dataset = "synthetic" if demo else "BAVED"
+        out = Path(cfg.out or f"runs/baved_{'demo' if demo else cfg.split}_{cfg.target}")
+        df = baved.read_metadata(root, errors="skip")
+        print(baved.eda(df, out_dir=out))
+        class_names = TARGETS[cfg.target]
+        values = df[cfg.target].to_numpy()
+        labels = (np.searchsorted(class_names, values) if cfg.target == "gender"
+                  else values.astype(np.int64))
     present = np.unique(labels)
     if len(present) < 2:
         print(f"error: the data holds a single {cfg.target} class; nothing to classify")
         return 2
     folds = make_splits(df, labels, cfg)
 
-    features = FeatureConfig()  # the paper's: 16 kHz, 3 s, n_fft 1024, Hamming 512, hop 256, 128 mels
+    # the paper's: 16 kHz, 3 s, n_fft 1024, Hamming 512, hop 256, 128 mels
+    features = FeatureConfig(duration=cfg.duration)
     protocol = ("5-fold " if cfg.folds else "") + (
         "speaker-independent" if cfg.split == "speaker" else "random stratified 80/10/10")
     results = []
@@ -160,7 +179,7 @@ def main(argv=None) -> int:
                     n_classes=k, n_mels=shape[-2], n_frames=shape[-1], attention=cfg.attention),
                 feature_config=features, train_config=train_cfg, copies=cfg.copies,
                 cache_dir=cfg.cache_dir,
-                extra_meta={"dataset": "synthetic" if demo else "BAVED", "target": cfg.target,
+                extra_meta={"dataset": dataset, "target": cfg.target,
                             "protocol": protocol})
             run_dir = out
             if len(cfg.lr) > 1:
@@ -180,19 +199,20 @@ def main(argv=None) -> int:
                   f"(best epoch {metrics['best_epoch']}, {metrics['train_seconds'] / 60:.1f} min)")
             print((run_dir / "report.txt").read_text())
 
-    print_summary(results, cfg, protocol, demo, time.perf_counter() - t_start, out)
+    print_summary(results, cfg, protocol, dataset, demo, time.perf_counter() - t_start, out)
     return 0
 
 
-def print_summary(results, cfg, protocol, demo, seconds, out: Path) -> None:
-    print(f"\n{'synthetic demo' if demo else 'BAVED'} | target {cfg.target} | {protocol} | "
+def print_summary(results, cfg, protocol, dataset, demo, seconds, out: Path) -> None:
+    print(f"\n{dataset} | target {cfg.target} | {protocol} | "
           f"attention {cfg.attention} | {cfg.optimizer} | seed {cfg.seed} | "
           f"total {seconds / 60:.1f} min")
     print(f"{'lr':>8} {'fold':>5} {'test acc':>9} {'macro F1':>9} {'best val acc':>13} {'epochs':>7}")
     for r in results:
         print(f"{r['lr']:>8g} {r['fold']:>5} {r['accuracy']:>9.4f} {r['macro_f1']:>9.4f} "
               f"{r['best_val_accuracy']:>13.4f} {r['epochs_run']:>7}")
-    summary = {"protocol": protocol, "demo": demo, "target": cfg.target, "runs": results}
+    summary = {"dataset": dataset, "protocol": protocol, "demo": demo, "target": cfg.target,
+               "runs": results}
     for lr in cfg.lr:
         accs = [r["accuracy"] for r in results if r["lr"] == lr]
         f1s = [r["macro_f1"] for r in results if r["lr"] == lr]

@@ -1,0 +1,89 @@
+"""experiments/baved_parallel.py end to end on generated data (one short epoch per run)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minitorch_ser.checkpoint import load_checkpoint
+from minitorch_ser.data import baved, manifest, synthetic
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "baved_parallel.py"
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("baved_parallel", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it executes
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("baved_e2e")
+    synthetic.make_dataset(root / "audio", n_speakers=6, n_words=2, clips_per=1, seed=4)
+    return root
+
+
+def test_speaker_split_run_writes_a_complete_run_folder(script, data, tmp_path):
+    out = tmp_path / "run"
+    rc = script.main(["--data", str(data / "audio"), "--split", "speaker", "--epochs", "1",
+                      "--copies", "1", "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert rc == 0
+    for name in ("config.json", "split.csv", "history.csv", "best.ckpt", "last.ckpt",
+                 "metrics.json", "report.txt", "confusion_matrix.csv", "predictions.csv",
+                 "eda_emotion.csv", "summary.json"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and "macro_f1" in metrics
+    assert np.asarray(metrics["confusion_matrix"]).sum() == metrics["n_test"]
+    # the speaker protocol: no speaker in two sets, and the test predictions are test clips
+    df = baved.read_metadata(data / "audio")
+    split = pd.read_csv(out / "split.csv")
+    speakers = {s: set(df.set_index("path").loc[split.loc[split["split"] == s, "path"], "speaker"])
+                for s in ("train", "val", "test")}
+    assert not (speakers["train"] & speakers["test"]) and not (speakers["train"] & speakers["val"])
+    tested = set(pd.read_csv(out / "predictions.csv")["path"])
+    assert tested == set(split.loc[split["split"] == "test", "path"])
+    ckpt = load_checkpoint(out)
+    assert ckpt["meta"]["class_names"] == list(baved.EMOTIONS)
+    assert ckpt["meta"]["protocol"] == "speaker-independent"
+
+
+def test_manifest_run_uses_the_manifest_labels(script, data, tmp_path):
+    df = baved.read_metadata(data / "audio")
+    table = pd.DataFrame({"path": df["path"], "speaker": df["speaker"],
+                          "label": np.where(df["gender"] == "m", "male", "female")})
+    csv = manifest.write_manifest(table, tmp_path / "gender.csv")
+    out = tmp_path / "run"
+    rc = script.main(["--manifest", str(csv), "--epochs", "1", "--copies", "0",
+                      "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert rc == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt["meta"]["class_names"] == ["female", "male"]
+    assert ckpt["model_config"]["n_classes"] == 2
+    report = (out / "report.txt").read_text()
+    assert "female" in report and "male" in report
+
+
+def test_missing_data_folder_explains_how_to_get_baved(script, tmp_path, capsys, monkeypatch):
+    # the fallback demo itself is exercised elsewhere; here only the message and the switch
+    def stop(*args, **kwargs):
+        raise SystemExit("demo data requested")
+    monkeypatch.setattr(script.synthetic, "make_dataset", stop)
+    with pytest.raises(SystemExit, match="demo data requested"):
+        script.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
+    text = capsys.readouterr().out
+    assert "No BAVED data at" in text
+    assert "git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset" in text
+
+
+def test_folds_must_be_at_least_two(script):
+    with pytest.raises(SystemExit):
+        script.parse_args(["--folds", "1"])
