@@ -147,7 +147,12 @@ class MatMul(Function):
             if a.ndim == 1:
                 da = da.reshape(-1, a.shape[0]).sum(axis=0)
         if ctx.needs_input_grad[1]:
-            db = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            if b.ndim == 2 and a2.ndim > 2:
+                # a shared weight (x @ W with x : (..., M, K)): one (K, N*M) @ (N*M, P) product
+                # instead of a (..., K, P) stack summed afterwards
+                db = a2.reshape(-1, a2.shape[-1]).T @ g2.reshape(-1, g2.shape[-1])
+            else:
+                db = np.matmul(np.swapaxes(a2, -1, -2), g2)
             if b.ndim == 1:
                 db = db.reshape(-1, b.shape[0]).sum(axis=0)
         return da, db
