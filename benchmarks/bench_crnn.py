@@ -1,0 +1,171 @@
+"""Training-step time and peak memory of the second paper's three models (Figures 7-9).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_crnn.py                       # all three, 3 steps each
+    .venv/bin/python benchmarks/bench_crnn.py --models lstm --steps 2
+    .venv/bin/python benchmarks/bench_crnn.py --threads 2           # BLAS threads of each run
+    .venv/bin/python benchmarks/bench_crnn.py --models gru --profile  # where one step's time goes
+
+One *step* is what ``minitorch_ser.train.fit`` does per batch: forward on a float32 batch of
+(32, 3, 300, 64), cross-entropy (plus Figure 9's L2 penalty), backward, gradient clipping
+(by value 5.0, or by norm 1.0 for Figure 9; ``TRAINING`` in ``models/crnn.py``), an Adam
+update and the learning-rate schedule. The step time is split into forward (including the
+loss), backward, and update (clipping + Adam). Each model runs in its own subprocess so that
+its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``: weights, data,
+activations kept for backward, gradients and temporaries) is its own. The first step also pays
+for first-touch page faults; the best of the steps is the steady-state figure.
+
+Targets on 2 cores: Figures 7 and 9 <= 4 s per step, Figure 8 <= 8 s, peak memory <= 8 GB.
+The run prints the load average before and after: other processes on the machine slow every
+figure down, so read them with it.
+
+Rough arithmetic (forward multiply-adds per clip): Figure 8's second convolution is
+300 x 32 positions x 256 filters x (128 x 5 x 3) = 4.7 GMAC, Figure 7's 2.4 GMAC (time pooled
+first), Figure 9's 1.2 GMAC; backward costs two more products of the same size (dW and dX).
+At batch 32 a Figure 8 step is therefore about 3 x 2 x 32 x 4.7e9 = 0.9 TFLOP of convolution
+alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+TARGET_SECONDS = {"gru": 4.0, "lstm": 8.0, "lstm_reg": 4.0}
+TARGET_MEMORY_GB = 8.0
+FIGURE = {"gru": "Figure 7 CNN+GRU+MHA", "lstm": "Figure 8 CNN+LSTM+MHA",
+          "lstm_reg": "Figure 9 CNN+LSTM+MHA reg."}
+
+
+# ============================================================================ one model (child)
+def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
+    """Build model ``name``, run ``steps`` training steps, return timings and peak memory."""
+    from minitorch_ser import Tensor
+    from minitorch_ser.models.crnn import TRAINING, build_crnn
+    from minitorch_ser.nn import functional as F
+    from minitorch_ser.optim import clip_grad_norm_, clip_grad_value_
+    from minitorch_ser.random import manual_seed
+    from minitorch_ser.train import TrainConfig, make_optimizer, make_scheduler, \
+        regularization_loss
+
+    manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = build_crnn(name).train()
+    config = TrainConfig(scheduler="exponential", **TRAINING[name])
+    optimizer = make_optimizer(model, config)
+    scheduler = make_scheduler(optimizer, config)
+    x = rng.standard_normal((batch, 3, 300, 64)).astype(np.float32)
+    y = rng.integers(0, 6, size=batch)
+
+    def step() -> tuple[float, float, float]:
+        t0 = time.perf_counter()
+        logits = model(Tensor(x))
+        loss = F.cross_entropy(logits, y)
+        penalty = regularization_loss(model)
+        objective = loss if penalty is None else loss + penalty
+        objective.item()
+        t1 = time.perf_counter()
+        optimizer.zero_grad()
+        objective.backward()
+        t2 = time.perf_counter()
+        if config.clip_grad_value is not None:
+            clip_grad_value_(model.parameters(), config.clip_grad_value)
+        if config.clip_grad_norm is not None:
+            clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        t3 = time.perf_counter()
+        return t1 - t0, t2 - t1, t3 - t2
+
+    parts = [step() for _ in range(steps)]
+    result = {"model": name, "batch": batch,
+              "forward": [p[0] for p in parts], "backward": [p[1] for p in parts],
+              "update": [p[2] for p in parts], "step": [sum(p) for p in parts],
+              "maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        step()
+        profiler.disable()
+        text = io.StringIO()
+        pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(18)
+        result["profile"] = text.getvalue()
+    return result
+
+
+# ============================================================================ driver (parent)
+def run_in_subprocess(name: str, steps: int, batch: int, profile: bool,
+                      threads: int | None) -> dict:
+    env = dict(os.environ)
+    if threads is not None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(threads)
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--steps", str(steps),
+           "--batch", str(batch)] + (["--profile"] if profile else [])
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark of {name!r} failed (exit {proc.returncode}):\n"
+                           f"{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["gru", "lstm", "lstm_reg"],
+                        choices=["gru", "lstm", "lstm_reg"])
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per model (>= 1)")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="BLAS threads of each run (default: inherit OPENBLAS_NUM_THREADS)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile one extra step and print the top functions")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.steps < 1 or args.batch < 1:
+        parser.error(f"--steps={args.steps} and --batch={args.batch} must be >= 1")
+
+    if args.worker:  # child: one model, one JSON line on stdout
+        print(json.dumps(run_worker(args.worker, args.steps, args.batch, args.profile)))
+        return
+
+    threads = args.threads if args.threads is not None else \
+        os.environ.get("OPENBLAS_NUM_THREADS", "(OpenBLAS default)")
+    print(f"batch {args.batch} x (3, 300, 64) float32, {args.steps} steps per model, "
+          f"BLAS threads: {threads}, {os.cpu_count()} CPUs")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    header = (f"{'model':<28}{'step s (each)':<24}{'best':>7}{'fwd':>7}{'bwd':>7}{'upd':>7}"
+              f"{'target':>8}{'peak GB':>9}")
+    print(header)
+    print("-" * len(header))
+    profiles = []
+    for name in args.models:
+        r = run_in_subprocess(name, args.steps, args.batch, args.profile, args.threads)
+        best = int(np.argmin(r["step"]))
+        each = " ".join(f"{s:.2f}" for s in r["step"])
+        verdict = "ok" if r["step"][best] <= TARGET_SECONDS[name] else "OVER"
+        mem = "ok" if r["maxrss_gb"] <= TARGET_MEMORY_GB else "OVER"
+        print(f"{FIGURE[name]:<28}{each:<24}{r['step'][best]:>7.2f}{r['forward'][best]:>7.2f}"
+              f"{r['backward'][best]:>7.2f}{r['update'][best]:>7.2f}"
+              f"{TARGET_SECONDS[name]:>6.0f} {verdict:<3}{r['maxrss_gb']:>6.2f} {mem}",
+              flush=True)
+        if "profile" in r:
+            profiles.append((name, r["profile"]))
+    print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for name, text in profiles:
+        print(f"\n==== profile of one {FIGURE[name]} step (top functions by own time)")
+        print(text)
+
+
+if __name__ == "__main__":
+    main()
