@@ -1,0 +1,170 @@
+"""experiments/crema_d_crnn.py end to end on tiny synthetic CREMA-D sets, with a tiny model."""
+
+import importlib.util
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from minitorch_ser.checkpoint import load_checkpoint
+from minitorch_ser.data import crema_d, manifest, synthetic
+from minitorch_ser.nn.linear import Linear
+from minitorch_ser.nn.module import Module
+from minitorch_ser.train import TrainConfig
+
+SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "crema_d_crnn.py"
+LINE = re.compile(r"^(\S+): (\d\.\d{4}) \((\d+)/(\d+)\)$")        # ANG: 0.6457 (164/254)
+
+
+@pytest.fixture(scope="module")
+def script():
+    spec = importlib.util.spec_from_file_location("crema_d_crnn", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module            # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+class TinyNet(Module):
+    """Mean over time, then one linear layer: (N, 3, T, F) -> (N, K) logits."""
+
+    def __init__(self, n_classes, n_mels):
+        super().__init__()
+        self.config = {"n_classes": n_classes, "n_mels": n_mels}
+        self.fc = Linear(3 * n_mels, n_classes)
+
+    def forward(self, x):
+        return self.fc(x.mean(axis=2).reshape(x.shape[0], -1))
+
+
+TINY = (lambda k, shape: TinyNet(k, shape[2]),
+        dict(lr=3e-2, decay_steps=20, decay_rate=0.9, clip_grad_norm=1.0))
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory):
+    """48 clips: 4 actors x 2 sentences x 6 emotions, with VideoDemographics.csv."""
+    root = tmp_path_factory.mktemp("crema_e2e") / "AudioWAV"
+    synthetic.make_crema_d(root, n_actors=4, sentences=("DFA", "IEO"), seed=2,
+                           duration=(0.8, 1.6))
+    return root
+
+
+def _per_class(path):
+    return [LINE.match(line).groups() for line in path.read_text().splitlines()]
+
+
+def test_crema_d_run_folder_speaker_split_with_augmentation(script, audio, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--data", str(audio), "--model", "lstm_reg", "--split", "speaker", "--epochs", "2",
+            "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--seed", "1"]
+    assert script.main(argv, model=TINY) == 0
+    for name in ("config.json", "split.csv", "history.csv", "best.ckpt", "last.ckpt",
+                 "metrics.json", "report.txt", "confusion_matrix.csv", "predictions.csv",
+                 "per_class_accuracy.txt", "summary.json", "eda_emotion.csv", "eda_actor.csv"):
+        assert (out / name).is_file(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["experiment"]["fractions"] == [0.7, 0.15, 0.15]     # lstm_reg: the paper's
+    assert config["experiment"]["augment"] == 0.25
+    assert config["wave_augment"] == {"sr": 16000, "noise_level": 0.035, "semitones": 2.0,
+                                      "gain_db": 5.0}
+    # the split is speaker-independent by actor
+    split = pd.read_csv(out / "split.csv")
+    split["actor"] = split["path"].map(lambda p: crema_d.parse_name(os.path.basename(p))["actor"])
+    owners = split.groupby("actor")["split"].nunique()
+    assert owners.eq(1).all() and set(split["split"]) == {"train", "val", "test"}
+    # per-class accuracy lines in the paper's format, consistent with the test predictions
+    lines = _per_class(out / "per_class_accuracy.txt")
+    assert [name for name, *_ in lines] == list(crema_d.EMOTIONS)
+    pred = pd.read_csv(out / "predictions.csv")
+    for name, acc, hit, n in lines:
+        rows = pred[pred["true"] == name]
+        assert int(n) == len(rows) and int(hit) == int((rows["pred"] == name).sum())
+        assert float(acc) == pytest.approx(int(hit) / max(int(n), 1), abs=5e-5)
+    assert sum(int(n) for *_, n in lines) == (split["split"] == "test").sum()
+    # the checkpoint carries the class names and a per-mel-bin standardizer (3 channels x 64)
+    meta = load_checkpoint(out / "best.ckpt")["meta"]
+    assert meta["class_names"] == list(crema_d.EMOTIONS) and meta["model"] == "lstm_reg"
+    assert meta["standardizer"]["mean"].shape == (1, 3, 1, 64)
+    assert meta["feature_config"] == crema_d.FEATURES.to_dict()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 2
+    # every class has 8 clips per actor pair, so oversampling adds nothing; +25 % copies
+    n_clean = metrics["n_train"] - metrics["n_train_augmented"]
+    assert n_clean == (split["split"] == "train").sum()
+    assert metrics["n_train_augmented"] == round(0.25 * n_clean)
+    printed = capsys.readouterr().out
+    assert "paper (CREMA-D, random split, Figure 9): test accuracy 0.5014" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    per_class = (out / "per_class_accuracy.txt").read_text().splitlines()
+    assert summary["per_class_accuracy"] == per_class
+
+
+def test_manifest_run_with_three_classes(script, audio, tmp_path):
+    df = crema_d.read_metadata(audio)
+    keep = df[df["emotion"].isin([0, 4, 5])]                             # ANG, NEU, SAD
+    table = keep.assign(label=[crema_d.EMOTION_NAMES[crema_d.EMOTIONS[e]] for e in keep["emotion"]],
+                        speaker=keep["actor"])
+    csv = manifest.write_manifest(table[["path", "label", "speaker"]], tmp_path / "m" / "three.csv")
+    out = tmp_path / "run"
+    assert script.main(["--manifest", csv, "--model", "gru", "--epochs", "1", "--out", str(out),
+                        "--cache-dir", str(tmp_path / "cache")], model=TINY) == 0
+    meta = load_checkpoint(out / "best.ckpt")["meta"]
+    assert meta["class_names"] == ["anger", "neutral", "sad"] and meta["dataset"] == "three"
+    assert [name for name, *_ in _per_class(out / "per_class_accuracy.txt")] == meta["class_names"]
+    assert json.loads((out / "config.json").read_text())["experiment"]["augment"] == 0.0
+
+
+def test_bad_manifest_and_missing_data(script, audio, tmp_path, capsys, monkeypatch):
+    csv = tmp_path / "nospeaker.csv"
+    csv.write_text("path,label\n" + "".join(f"{p},x{i % 2}\n"
+                                            for i, p in enumerate(sorted(audio.glob("*.wav")))))
+    assert script.main(["--manifest", str(csv), "--split", "speaker"], model=TINY) == 2
+    assert "needs a 'speaker' column" in capsys.readouterr().err
+    # no data: say how to get CREMA-D, then run the demo on generated files
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    out = tmp_path / "demo"
+    assert script.main(["--data", str(tmp_path / "absent"), "--epochs", "1", "--out", str(out),
+                        "--cache-dir", str(tmp_path / "cache")], model=TINY) == 0
+    printed = capsys.readouterr().out
+    assert "CREMA-D is not included" in printed and "git lfs" in printed
+    assert "(a different dataset: not comparable)" in printed
+    assert load_checkpoint(out / "best.ckpt")["meta"]["dataset"] == "crema_d_demo"
+
+
+def test_the_paper_models_and_training_settings(script):
+    for name in ("gru", "lstm", "lstm_reg"):
+        factory, training = script.paper_model(name)
+        model = factory(6, (3, 300, 64))
+        assert (model.config["n_frames"], model.config["n_mels"]) == (300, 64)
+        cfg = TrainConfig(scheduler="exponential", **training)
+        assert cfg.lr == (5e-4 if name == "lstm_reg" else 1e-4)
+        assert (cfg.clip_grad_norm, cfg.clip_grad_value) == (
+            (1.0, None) if name == "lstm_reg" else (None, 5.0))
+    assert script.parse_args(["--model", "gru"]).fractions == (0.64, 0.16, 0.20)
+    assert script.parse_args(["--model", "lstm_reg", "--augment", "0"]).augment == 0.0
+    with pytest.raises(SystemExit):
+        script.parse_args(["--data", "x", "--manifest", "y.csv"])
+
+
+def test_time_first_features_are_standardized_per_mel_bin(audio):
+    """experiment.prepare fits per channel and mel bin (the last axis of (N, 3, T, F)),
+    on training rows only."""
+    from minitorch_ser.data.splits import random_split
+    from minitorch_ser.experiment import RunSpec, prepare
+    df = crema_d.read_metadata(audio)
+    y = df["emotion"].to_numpy()
+    split = random_split(y, fractions=(0.6, 0.2, 0.2), seed=0)
+    spec = RunSpec(model_factory=None, feature_config=crema_d.FEATURES, copies=0,
+                   cache_dir=None, train_config=TrainConfig(progress=False))
+    train, val, test, scaler = prepare(df["path"].tolist(), y, split, spec, progress=False)
+    assert scaler.mean_.shape == (1, 3, 1, 64)
+    np.testing.assert_allclose(train.X.mean(axis=(0, 2)), 0.0, atol=1e-3)
+    np.testing.assert_allclose(train.X.std(axis=(0, 2)), 1.0, atol=1e-2)
