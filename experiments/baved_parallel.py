@@ -45,7 +45,7 @@ from minitorch_ser.data import baved, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.experiment import RunSpec, prepare, run, write_config
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.train import TrainConfig
+from minitorch_ser.train import TrainConfig, TrainingDiverged
 
 GET_BAVED = ("BAVED is not included. Get it with\n"
              "    git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset\n"
@@ -191,8 +191,14 @@ def main(argv=None) -> int:
             print(f"\n=== {protocol}, fold {fold_i + 1}/{len(folds)}, lr {lr:g} -> {run_dir}")
             if prepared is None:
                 prepared = prepare(df["path"].tolist(), labels, split, spec)
-            metrics = run(df["path"].tolist(), labels, class_names, split, spec, run_dir,
-                          resume=cfg.resume, prepared=prepared)
+            try:
+                metrics = run(df["path"].tolist(), labels, class_names, split, spec, run_dir,
+                              resume=cfg.resume, prepared=prepared)
+            except TrainingDiverged as exc:  # a large learning rate: report it, go on
+                print(f"lr {lr:g}, fold {fold_i + 1}: {exc}")
+                results.append({"lr": lr, "fold": fold_i + 1, "run_dir": str(run_dir),
+                                "diverged": str(exc)})
+                continue
             metrics.update(lr=lr, fold=fold_i + 1, run_dir=str(run_dir))
             results.append(metrics)
             print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
@@ -209,13 +215,17 @@ def print_summary(results, cfg, protocol, dataset, demo, seconds, out: Path) -> 
           f"total {seconds / 60:.1f} min")
     print(f"{'lr':>8} {'fold':>5} {'test acc':>9} {'macro F1':>9} {'best val acc':>13} {'epochs':>7}")
     for r in results:
+        if "diverged" in r:
+            print(f"{r['lr']:>8g} {r['fold']:>5}   diverged (non-finite loss; see its run folder)")
+            continue
         print(f"{r['lr']:>8g} {r['fold']:>5} {r['accuracy']:>9.4f} {r['macro_f1']:>9.4f} "
               f"{r['best_val_accuracy']:>13.4f} {r['epochs_run']:>7}")
     summary = {"dataset": dataset, "protocol": protocol, "demo": demo, "target": cfg.target,
                "runs": results}
     for lr in cfg.lr:
-        accs = [r["accuracy"] for r in results if r["lr"] == lr]
-        f1s = [r["macro_f1"] for r in results if r["lr"] == lr]
+        finished = [r for r in results if r["lr"] == lr and "diverged" not in r]
+        accs = [r["accuracy"] for r in finished]
+        f1s = [r["macro_f1"] for r in finished]
         if len(accs) > 1:
             print(f"lr {lr:g}: test accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}, "
                   f"macro F1 {np.mean(f1s):.4f} +- {np.std(f1s):.4f} over {len(accs)} folds")

@@ -87,3 +87,22 @@ def test_missing_data_folder_explains_how_to_get_baved(script, tmp_path, capsys,
 def test_folds_must_be_at_least_two(script):
     with pytest.raises(SystemExit):
         script.parse_args(["--folds", "1"])
+
+
+def test_a_diverging_learning_rate_is_reported_and_the_sweep_goes_on(script, data, tmp_path,
+                                                                      monkeypatch, capsys):
+    real_run = script.run
+
+    def run(paths, labels, class_names, split, spec, out_dir, **kw):
+        if spec.train_config.lr > 0.05:
+            raise script.TrainingDiverged("non-finite loss (nan) at epoch 1, batch 1")
+        return real_run(paths, labels, class_names, split, spec, out_dir, **kw)
+
+    monkeypatch.setattr(script, "run", run)
+    out = tmp_path / "sweep"
+    rc = script.main(["--data", str(data / "audio"), "--lr", "0.001", "0.1", "--epochs", "1",
+                      "--copies", "0", "--out", str(out), "--cache-dir", str(tmp_path / "c")])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [("diverged" in r, r["lr"]) for r in summary["runs"]] == [(False, 0.001), (True, 0.1)]
+    assert "diverged (non-finite loss" in capsys.readouterr().out
