@@ -121,7 +121,7 @@ def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume:
     save_split(split, out_dir / "split.csv", paths=paths)
     t0 = time.perf_counter()
     train, val, test, standardizer = prepared or prepare(paths, labels, split, spec, progress)
-    prep_seconds = time.perf_counter() - t0
+    prep_seconds = None if prepared else time.perf_counter() - t0  # shared: timed by the caller
 
     model = spec.model_factory(len(class_names), train.X.shape[1:])
     meta = {"class_names": class_names, "feature_config": spec.feature_config.to_dict(),
