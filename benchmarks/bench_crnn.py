@@ -54,10 +54,9 @@ def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
     from minitorch_ser import Tensor
     from minitorch_ser.models.crnn import TRAINING, build_crnn
     from minitorch_ser.nn import functional as F
-    from minitorch_ser.optim import clip_grad_norm_, clip_grad_value_
     from minitorch_ser.random import manual_seed
-    from minitorch_ser.train import TrainConfig, make_optimizer, make_scheduler, \
-        regularization_loss
+    from minitorch_ser.train import (TrainConfig, clip_gradients, make_optimizer,
+                                     make_scheduler, regularization_loss)
 
     manual_seed(0)
     rng = np.random.default_rng(0)
@@ -79,10 +78,7 @@ def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
         optimizer.zero_grad()
         objective.backward()
         t2 = time.perf_counter()
-        if config.clip_grad_value is not None:
-            clip_grad_value_(model.parameters(), config.clip_grad_value)
-        if config.clip_grad_norm is not None:
-            clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        clip_gradients(model, config)
         optimizer.step()
         scheduler.step()
         t3 = time.perf_counter()

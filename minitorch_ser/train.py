@@ -140,6 +140,15 @@ def make_scheduler(optimizer, config: TrainConfig):
     return None
 
 
+def clip_gradients(model, config: TrainConfig) -> None:
+    """Clip the gradients as ``config`` says: by value first, then by global norm (each only
+    when set)."""
+    if config.clip_grad_value is not None:
+        clip_grad_value_(model.parameters(), config.clip_grad_value)
+    if config.clip_grad_norm is not None:
+        clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+
+
 def regularization_loss(model):
     """The model's extra penalty (e.g. an L2 term on chosen layers), or None."""
     penalty = getattr(model, "regularization_loss", None)
@@ -288,10 +297,7 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
                     f"(try a lower --lr or gradient clipping)")
             optimizer.zero_grad()
             objective.backward()
-            if config.clip_grad_value is not None:
-                clip_grad_value_(model.parameters(), config.clip_grad_value)
-            if config.clip_grad_norm is not None:
-                clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+            clip_gradients(model, config)
             optimizer.step()
             if isinstance(scheduler, ExponentialDecay):
                 scheduler.step()

@@ -12,8 +12,8 @@ from minitorch_ser.models.crnn import (MODELS, TRAINING, CNNGRUAttention, CNNLST
                                        CNNLSTMAttentionRegularized, ToSequence, build_crnn)
 from minitorch_ser.nn import functional as F
 from minitorch_ser.random import manual_seed
-from minitorch_ser.train import TrainConfig, make_optimizer, make_scheduler, regularization_loss
-from minitorch_ser.optim import clip_grad_norm_, clip_grad_value_
+from minitorch_ser.train import (TrainConfig, clip_gradients, make_optimizer, make_scheduler,
+                                 regularization_loss)
 
 # ---------------------------------------------------------------- the paper's tables
 # (Keras output shape without the batch axis, parameters) per row, copied from Figures 7-9.
@@ -293,10 +293,7 @@ def test_short_training_run_lowers_the_loss(name):
         loss = objective()
         optimizer.zero_grad()
         loss.backward()
-        if config.clip_grad_value is not None:
-            clip_grad_value_(model.parameters(), config.clip_grad_value)
-        if config.clip_grad_norm is not None:
-            clip_grad_norm_(model.parameters(), config.clip_grad_norm)
+        clip_gradients(model, config)
         optimizer.step()
         scheduler.step()
     with no_grad():
