@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python benchmarks/bench_crnn.py --models lstm --steps 2
     .venv/bin/python benchmarks/bench_crnn.py --threads 2           # BLAS threads of each run
     .venv/bin/python benchmarks/bench_crnn.py --models gru --profile  # where one step's time goes
+    .venv/bin/python benchmarks/bench_crnn.py --allocator both      # with and without reuse
 
 One *step* is what ``minitorch_ser.train.fit`` does per batch: forward on a float32 batch of
 (32, 3, 300, 64), cross-entropy (plus Figure 9's L2 penalty), backward, gradient clipping
@@ -17,6 +18,11 @@ activations kept for backward, gradients and temporaries) is its own. The first 
 for first-touch page faults; the best of the steps is the steady-state figure.
 
 Targets on 2 cores: Figures 7 and 9 <= 4 s per step, Figure 8 <= 8 s, peak memory <= 8 GB.
+Memory reuse: like ``fit``, each run first calls ``allocator.keep_freed_memory()`` (glibc keeps
+freed blocks instead of unmapping them, so the next 300 MB feature map does not fault in fresh
+zeroed pages). ``--allocator system`` measures glibc's default behaviour instead, ``both`` runs
+each model both ways, one after the other, so that the ratio comes from one session.
+
 The run prints the load average before and after: other processes on the machine slow every
 figure down, so read them with it.
 
@@ -52,12 +58,14 @@ FIGURE = {"gru": "Figure 7 CNN+GRU+MHA", "lstm": "Figure 8 CNN+LSTM+MHA",
 def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
     """Build model ``name``, run ``steps`` training steps, return timings and peak memory."""
     from minitorch_ser import Tensor
+    from minitorch_ser.allocator import keep_freed_memory
     from minitorch_ser.models.crnn import TRAINING, build_crnn
     from minitorch_ser.nn import functional as F
     from minitorch_ser.random import manual_seed
     from minitorch_ser.train import (TrainConfig, clip_gradients, make_optimizer,
                                      make_scheduler, regularization_loss)
 
+    kept = keep_freed_memory()  # as fit() does; False with MINITORCH_SER_KEEP_FREED_MEMORY=0
     manual_seed(0)
     rng = np.random.default_rng(0)
     model = build_crnn(name).train()
@@ -85,7 +93,7 @@ def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
         return t1 - t0, t2 - t1, t3 - t2
 
     parts = [step() for _ in range(steps)]
-    result = {"model": name, "batch": batch,
+    result = {"model": name, "batch": batch, "kept": kept,
               "forward": [p[0] for p in parts], "backward": [p[1] for p in parts],
               "update": [p[2] for p in parts], "step": [sum(p) for p in parts],
               "maxrss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
@@ -102,8 +110,9 @@ def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
 
 # ============================================================================ driver (parent)
 def run_in_subprocess(name: str, steps: int, batch: int, profile: bool,
-                      threads: int | None) -> dict:
+                      threads: int | None, keep: bool) -> dict:
     env = dict(os.environ)
+    env["MINITORCH_SER_KEEP_FREED_MEMORY"] = "1" if keep else "0"
     if threads is not None:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = str(threads)
@@ -126,6 +135,9 @@ def main() -> None:
                         help="BLAS threads of each run (default: inherit OPENBLAS_NUM_THREADS)")
     parser.add_argument("--profile", action="store_true",
                         help="also profile one extra step and print the top functions")
+    parser.add_argument("--allocator", choices=["kept", "system", "both"], default="kept",
+                        help="freed memory kept for reuse (as fit does), glibc's default, or "
+                             "both one after the other")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.steps < 1 or args.batch < 1:
@@ -140,26 +152,29 @@ def main() -> None:
     print(f"batch {args.batch} x (3, 300, 64) float32, {args.steps} steps per model, "
           f"BLAS threads: {threads}, {os.cpu_count()} CPUs")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    header = (f"{'model':<28}{'step s (each)':<24}{'best':>7}{'fwd':>7}{'bwd':>7}{'upd':>7}"
+    header = (f"{'model':<28}{'memory':<8}{'step s (each)':<24}{'best':>7}{'fwd':>7}{'bwd':>7}{'upd':>7}"
               f"{'target':>8}{'peak GB':>9}")
     print(header)
     print("-" * len(header))
     profiles = []
-    for name in args.models:
-        r = run_in_subprocess(name, args.steps, args.batch, args.profile, args.threads)
+    modes = {"kept": [True], "system": [False], "both": [False, True]}[args.allocator]
+    for name, keep in ((name, keep) for name in args.models for keep in modes):
+        r = run_in_subprocess(name, args.steps, args.batch, args.profile, args.threads, keep)
         best = int(np.argmin(r["step"]))
+        reuse = "kept" if r["kept"] else "system"  # what the child actually had
         each = " ".join(f"{s:.2f}" for s in r["step"])
         verdict = "ok" if r["step"][best] <= TARGET_SECONDS[name] else "OVER"
         mem = "ok" if r["maxrss_gb"] <= TARGET_MEMORY_GB else "OVER"
-        print(f"{FIGURE[name]:<28}{each:<24}{r['step'][best]:>7.2f}{r['forward'][best]:>7.2f}"
+        print(f"{FIGURE[name]:<28}{reuse:<8}{each:<24}{r['step'][best]:>7.2f}"
+              f"{r['forward'][best]:>7.2f}"
               f"{r['backward'][best]:>7.2f}{r['update'][best]:>7.2f}"
               f"{TARGET_SECONDS[name]:>6.0f} {verdict:<3}{r['maxrss_gb']:>6.2f} {mem}",
               flush=True)
         if "profile" in r:
-            profiles.append((name, r["profile"]))
+            profiles.append((f"{name} ({reuse})", r["profile"]))
     print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     for name, text in profiles:
-        print(f"\n==== profile of one {FIGURE[name]} step (top functions by own time)")
+        print(f"\n==== profile of one {name} step (top functions by own time)")
         print(text)
 
 

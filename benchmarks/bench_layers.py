@@ -35,6 +35,10 @@ Cases (add more to ``CASES``):
   batch of (32, 1, 128, 188), printed after the table;
 - the CREMA-D model's largest conv: (32, 128, 300, 64) -> 256 channels, 5x3 kernel, 'same'.
 
+Memory reuse: the benchmark first calls ``allocator.keep_freed_memory()``, as ``fit`` does
+(freed blocks are reused instead of unmapped, so a new 49 MB output does not fault in fresh
+zeroed pages); ``--allocator system`` keeps glibc's default to measure the difference.
+
 Other processes on the machine slow everything down, unevenly: use ``--rounds 3`` and read the
 best and worst columns.
 """
@@ -52,6 +56,7 @@ from typing import Callable
 import numpy as np
 
 from minitorch_ser import Tensor
+from minitorch_ser.allocator import keep_freed_memory
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
 from minitorch_ser.nn import functional as F
 from minitorch_ser.nn.attention import MultiheadAttention
@@ -266,14 +271,18 @@ def main(argv=None) -> None:
     parser.add_argument("--only", default="", help="run the cases whose name contains this")
     parser.add_argument("--skip-big", action="store_true", help="skip the CREMA-D conv")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--allocator", choices=["kept", "system"], default="kept",
+                        help="freed memory kept for reuse (as fit does) or glibc's default")
     args = parser.parse_args(argv)
+    kept = args.allocator == "kept" and keep_freed_memory()
 
     cases = [c for c in CASES if args.only in c.name]
     if args.skip_big:
         cases = [c for c in cases if not c.big]
     print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}, "
-          f"batch {BATCH}, float32")
+          f"batch {BATCH}, float32, freed memory "
+          f"{'kept for reuse' if kept else 'returned (glibc default)'}")
 
     rounds = []  # per round: {name: Result}
     probes = []  # matmul GFLOP/s, before each round and at the end

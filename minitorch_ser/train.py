@@ -12,6 +12,10 @@ into a run folder::
 Resuming (``resume=True``) reloads ``last.ckpt`` (model, optimizer, scheduler, generators,
 epoch, history, early-stopping counters) and continues exactly as an uninterrupted run would.
 
+Large temporaries: ``fit`` first calls ``allocator.keep_freed_memory()`` so that the feature
+maps freed after each step are reused by the next one instead of being unmapped and faulted in
+again (see ``minitorch_ser/allocator.py``; ``MINITORCH_SER_KEEP_FREED_MEMORY=0`` turns it off).
+
 Dataset specifics stay out of this file: the caller passes arrays, class names and whatever
 ``meta`` a later prediction needs (feature parameters, normalization statistics).
 """
@@ -28,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from . import random as mt_random
+from .allocator import keep_freed_memory
 from .checkpoint import class_path, load_checkpoint, save_checkpoint
 from .data.loader import DataLoader
 from .nn import functional as F
@@ -228,6 +233,7 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
     TrainingDiverged
         On a non-finite loss; ``last.ckpt`` and ``best.ckpt`` keep the last good state.
     """
+    keep_freed_memory()  # reuse the pages of freed feature maps (module docstring)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     X_train, y_train = train
