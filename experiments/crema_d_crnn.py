@@ -244,13 +244,15 @@ def main(argv=None, model=None) -> int:
     seconds = time.perf_counter() - t_start
     print(f"{data.name} | {cfg.model} | {protocol} | seed {cfg.seed} | "
           f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}) | "
+          f"training {metrics['train_seconds'] / 60:.1f} min over all epochs, this session "
           f"{seconds / 60:.1f} min\ntest accuracy {metrics['accuracy']:.4f}, macro F1 "
           f"{metrics['macro_f1']:.4f}\n{per_class}\n"
           f"paper (CREMA-D, random split, Figure {paper['figure']}): test accuracy "
           f"{paper['accuracy']:.4f}\n{paper['per_class']}"
           + ("\n(a different dataset: not comparable)" if data.name != "crema_d" else ""))
     summary = {"dataset": data.name, "model": cfg.model, "protocol": protocol,
-               "seed": cfg.seed, "minutes": seconds / 60, "test_accuracy": metrics["accuracy"],
+               "seed": cfg.seed, "train_minutes": metrics["train_seconds"] / 60,
+               "session_minutes": seconds / 60, "test_accuracy": metrics["accuracy"],
                "macro_f1": metrics["macro_f1"], "epochs_run": metrics["epochs_run"],
                "best_epoch": metrics["best_epoch"], "per_class_accuracy": per_class.splitlines(),
                "paper_crema_d": paper}

@@ -133,7 +133,9 @@ def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume:
     t1 = time.perf_counter()
     result = fit(model, (train.X, train.y), (val.X, val.y), spec.train_config, out_dir,
                  meta=meta, resume=resume)
-    train_seconds = time.perf_counter() - t1
+    session_seconds = time.perf_counter() - t1
+    # training wall time over every epoch, also those of a run this one resumed
+    train_seconds = float(sum(row["seconds"] for row in result.history))
 
     test_eval = evaluate(model, test.X, test.y)
     report = write_reports(out_dir, test.y, test_eval, class_names, result.history,
@@ -144,7 +146,8 @@ def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume:
         "best_val_accuracy": next((r["val_acc"] for r in result.history
                                    if r["epoch"] == result.best_epoch), None),
         "epochs_run": len(result.history), "stopped_early": result.stopped_early,
-        "train_seconds": train_seconds, "prepare_seconds": prep_seconds,
+        "train_seconds": train_seconds, "session_train_seconds": session_seconds,
+        "prepare_seconds": prep_seconds,
         "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
         "n_val": len(val), "n_test": len(test),
     })

@@ -122,6 +122,24 @@ def test_manifest_run_with_three_classes(script, audio, tmp_path):
     assert json.loads((out / "config.json").read_text())["experiment"]["augment"] == 0.0
 
 
+def test_resume_extends_a_finished_run_and_reports_all_epochs(script, audio, tmp_path):
+    common = ["--data", str(audio), "--model", "gru", "--out", str(tmp_path / "run"),
+              "--cache-dir", str(tmp_path / "cache")]
+    assert script.main(common + ["--epochs", "1"], model=TINY) == 0
+    first = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert script.main(common + ["--epochs", "3", "--resume"], model=TINY) == 0
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert list(history["epoch"]) == [1, 2, 3]
+    assert history.iloc[0].to_dict() == first.iloc[0].to_dict()       # epoch 1 kept, not rerun
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == 3
+    # the training time covers every epoch, the resumed session only the last two
+    assert metrics["train_seconds"] == pytest.approx(history["seconds"].sum())
+    assert metrics["session_train_seconds"] >= history["seconds"].iloc[1:].sum()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["train_minutes"] == pytest.approx(metrics["train_seconds"] / 60)
+
+
 def test_bad_manifest_and_missing_data(script, audio, tmp_path, capsys, monkeypatch):
     csv = tmp_path / "nospeaker.csv"
     csv.write_text("path,label\n" + "".join(f"{p},x{i % 2}\n"
