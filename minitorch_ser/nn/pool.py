@@ -95,8 +95,9 @@ class MaxPool2dFunction(Function):
             if track:
                 np.greater(slab, best, out=better)
                 # offsets come in increasing order, so "t where better, else keep" is a max
-                np.maximum(argbest, better.astype(argbest.dtype) * argbest.dtype.type(t),
-                           out=argbest)
+                # (a bool array read as uint8 is 0/1 without a copy)
+                flags = better.view(np.uint8) if argbest.dtype == np.uint8 else better
+                np.maximum(argbest, flags * argbest.dtype.type(t), out=argbest)
             np.maximum(best, slab, out=best)  # propagates NaN
         ctx.save_for_backward(argbest if track else None, x.shape, kernel_size, stride,
                               padding)
@@ -107,17 +108,21 @@ class MaxPool2dFunction(Function):
         argbest, shape, (kh, kw), stride, padding = ctx.saved_tensors
         n, c, h, w = shape
         ho, wo = argbest.shape[2:]
-        dxp = np.zeros((n, c, h + 2 * padding[0], w + 2 * padding[1]), dtype=grad.dtype)
+        hp, wp = h + 2 * padding[0], w + 2 * padding[1]
         # non-overlapping windows: every input element is in at most one window, so the
-        # slabs of different offsets are disjoint and the gradient is simply written there
+        # slabs of different offsets are disjoint and the gradient is simply written there;
+        # when the windows also tile the input (stride == kernel, no leftover rows or
+        # columns), those writes cover every element and nothing needs zeroing first
         disjoint = stride[0] >= kh and stride[1] >= kw
+        tiled = stride == (kh, kw) and ho * kh == hp and wo * kw == wp
+        dxp = (np.empty if tiled else np.zeros)((n, c, hp, wp), dtype=grad.dtype)
         for t in range(kh * kw):
             target = dxp[_offset_slab(ho, wo, stride, t // kw, t % kw)]
-            routed = grad * (argbest == t)  # g where offset t was the maximum, else 0
+            hit = argbest == t  # where offset t was the maximum
             if disjoint:
-                target[...] = routed
+                np.multiply(grad, hit, out=target)  # g there, 0 elsewhere
             else:
-                target += routed
+                target += grad * hit
         return _crop(dxp, padding)
 
 
