@@ -152,8 +152,8 @@ def main() -> None:
     print(f"batch {args.batch} x (3, 300, 64) float32, {args.steps} steps per model, "
           f"BLAS threads: {threads}, {os.cpu_count()} CPUs")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    header = (f"{'model':<28}{'memory':<8}{'step s (each)':<24}{'best':>7}{'fwd':>7}{'bwd':>7}{'upd':>7}"
-              f"{'target':>8}{'peak GB':>9}")
+    header = (f"{'model':<28}{'memory':<8}{'step s (each)':<24}{'best':>7}{'fwd':>7}{'bwd':>7}"
+              f"{'upd':>7}{'target':>8}{'peak GB':>9}")
     print(header)
     print("-" * len(header))
     profiles = []
@@ -166,8 +166,7 @@ def main() -> None:
         verdict = "ok" if r["step"][best] <= TARGET_SECONDS[name] else "OVER"
         mem = "ok" if r["maxrss_gb"] <= TARGET_MEMORY_GB else "OVER"
         print(f"{FIGURE[name]:<28}{reuse:<8}{each:<24}{r['step'][best]:>7.2f}"
-              f"{r['forward'][best]:>7.2f}"
-              f"{r['backward'][best]:>7.2f}{r['update'][best]:>7.2f}"
+              f"{r['forward'][best]:>7.2f}{r['backward'][best]:>7.2f}{r['update'][best]:>7.2f}"
               f"{TARGET_SECONDS[name]:>6.0f} {verdict:<3}{r['maxrss_gb']:>6.2f} {mem}",
               flush=True)
         if "profile" in r:
