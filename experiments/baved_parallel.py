@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from minitorch_ser import random as mt_random
-from minitorch_ser.data import baved, manifest, splits, synthetic
+from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.experiment import RunSpec, prepare, run, write_config
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
@@ -73,6 +73,7 @@ class Config:
     out: str | None = None
     cache_dir: str = ".cache/features"
     resume: bool = False
+    duplicates: str = "group"
 
 
 def parse_args(argv=None) -> Config:
@@ -103,6 +104,9 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--out", help="run folder (default runs/baved_<split>_<target>)")
     p.add_argument("--cache-dir", default=d.cache_dir, help="feature cache folder")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs in --out")
+    p.add_argument("--duplicates", choices=duplicates.POLICIES, default=d.duplicates,
+                   help="files with identical decoded samples: keep each group on one side of "
+                        "every split (group), keep one file per group (drop), or stop (refuse)")
     a = p.parse_args(argv)
     cfg = Config(**{k: v for k, v in vars(a).items()})
     if cfg.folds == 1 or cfg.folds < 0:
@@ -127,13 +131,16 @@ def resolve_data(cfg: Config) -> tuple[Path, bool]:
 
 
 def make_splits(df, labels, cfg: Config) -> list[dict]:
+    """The run's splits; copies of one recording (``dup_group``) and speakers that share a
+    recording (``speaker_group``) always stay on one side."""
     if cfg.folds:
         return splits.speaker_kfold(df.assign(label=labels), k=cfg.folds, label_col="label",
-                                    speaker_col="speaker", seed=cfg.seed)
+                                    speaker_col="speaker_group", seed=cfg.seed)
     if cfg.split == "speaker":
         return [splits.speaker_split(df.assign(label=labels), label_col="label",
-                                     speaker_col="speaker", seed=cfg.seed)]
-    return [splits.random_split(labels, fractions=(0.8, 0.1, 0.1), seed=cfg.seed)]
+                                     speaker_col="speaker_group", seed=cfg.seed)]
+    return [splits.random_split(labels, fractions=(0.8, 0.1, 0.1), seed=cfg.seed,
+                                groups=df["dup_group"].to_numpy())]
 
 
 def main(argv=None) -> int:
@@ -156,6 +163,13 @@ def main(argv=None) -> int:
         values = df[cfg.target].to_numpy()
         labels = (np.searchsorted(class_names, values) if cfg.target == "gender"
                   else values.astype(np.int64))
+    # recordings with the same decoded samples, found by content (cached with the features)
+    df = duplicates.annotate(df.assign(_label=labels), cfg.cache_dir,
+                             speaker_col="speaker" if "speaker" in df.columns else None)
+    df = duplicates.apply_policy(df, cfg.duplicates, out_dir=out, label_col="_label")
+    labels = df.pop("_label").to_numpy()
+    if "speaker_group" not in df.columns:
+        df["speaker_group"] = df["dup_group"].astype(str)
     present = np.unique(labels)
     if len(present) < 2:
         print(f"error: the data holds a single {cfg.target} class; nothing to classify")
@@ -190,10 +204,11 @@ def main(argv=None) -> int:
                          fold=fold_i + 1, features=features, train=train_cfg)
             print(f"\n=== {protocol}, fold {fold_i + 1}/{len(folds)}, lr {lr:g} -> {run_dir}")
             if prepared is None:
-                prepared = prepare(df["path"].tolist(), labels, split, spec)
+                prepared = prepare(df["path"].tolist(), labels, split, spec,
+                                   groups=df["dup_group"].to_numpy())
             try:
                 metrics = run(df["path"].tolist(), labels, class_names, split, spec, run_dir,
-                              resume=cfg.resume, prepared=prepared)
+                              resume=cfg.resume, prepared=prepared, content=df)
             except TrainingDiverged as exc:  # a large learning rate: report it, go on
                 print(f"lr {lr:g}, fold {fold_i + 1}: {exc}")
                 results.append({"lr": lr, "fold": fold_i + 1, "run_dir": str(run_dir),

@@ -48,7 +48,7 @@ import pandas as pd
 
 from minitorch_ser import metrics as M
 from minitorch_ser import random as mt_random
-from minitorch_ser.data import baved, crema_d, manifest, splits, synthetic
+from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.experiment import RunSpec, prepare, run, write_config
 from minitorch_ser.train import TrainConfig
@@ -89,6 +89,7 @@ class Config:
     out: str | None = None
     cache_dir: str = ".cache/features"
     resume: bool = False
+    duplicates: str = "group"
 
 
 def parse_args(argv=None) -> Config:
@@ -121,6 +122,9 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--out", help="run folder (default runs/<dataset>_<model>_<split>)")
     p.add_argument("--cache-dir", default=d.cache_dir, help="feature cache folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--duplicates", choices=duplicates.POLICIES, default=d.duplicates,
+                   help="files with identical decoded samples: keep each group on one side of "
+                        "every split (group), keep one file per group (drop), or stop (refuse)")
     cfg = Config(**vars(p.parse_args(argv)))
     if cfg.augment is not None and cfg.augment < 0:
         p.error(f"--augment {cfg.augment} must be >= 0")
@@ -202,12 +206,24 @@ def main(argv=None, model=None) -> int:
                     label_names=None if cfg.manifest else crema_d.EMOTIONS,
                     gender_col=gender_col, speaker_col=data.speaker_col, out_dir=out))
 
+    # recordings with the same decoded samples, found by content (cached with the features)
+    try:
+        df = duplicates.annotate(data.df.assign(_label=data.labels), cfg.cache_dir,
+                                 speaker_col=(data.speaker_col if data.speaker_col in
+                                              data.df.columns else None))
+        df = duplicates.apply_policy(df, cfg.duplicates, out_dir=out, label_col="_label")
+    except ValueError as err:                            # --duplicates refuse
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    data.labels = df.pop("_label").to_numpy()
+    data.df = df
     if cfg.split == "speaker":
         split = splits.speaker_split(data.df.assign(label=data.labels), "label",
-                                     data.speaker_col, cfg.fractions, seed=cfg.seed)
+                                     "speaker_group", cfg.fractions, seed=cfg.seed)
         protocol = f"speaker-independent (by {data.speaker_col})"
     else:
-        split = splits.random_split(data.labels, cfg.fractions, seed=cfg.seed)
+        split = splits.random_split(data.labels, cfg.fractions, seed=cfg.seed,
+                                    groups=data.df["dup_group"].to_numpy())
         protocol = "random stratified"
     protocol += " " + "/".join(f"{round(100 * f)}" for f in cfg.fractions)
     if cfg.oversample:
@@ -234,9 +250,9 @@ def main(argv=None, model=None) -> int:
     print(f"\n=== {data.name} | model {cfg.model} (Figure {PAPER[cfg.model]['figure']}) | "
           f"{protocol} -> {out}")
     paths = data.df["path"].tolist()
-    prepared = prepare(paths, data.labels, split, spec)
+    prepared = prepare(paths, data.labels, split, spec, groups=data.df["dup_group"].to_numpy())
     metrics = run(paths, data.labels, data.class_names, split, spec, out, resume=cfg.resume,
-                  prepared=prepared)
+                  prepared=prepared, content=data.df)
     per_class = write_per_class_accuracy(out, data.class_names)
 
     print((out / "report.txt").read_text())

@@ -71,8 +71,41 @@ class RunSpec:
     extra_meta: dict = field(default_factory=dict)
 
 
-def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True):
+def check_no_leak(split: dict, groups, train_rows=None) -> None:
+    """Refuse a split where one recording is on both sides.
+
+    Parameters
+    ----------
+    split : dict
+        ``{"train", "val", "test"}`` row positions.
+    groups : (N,) array-like
+        Recording group of every row (``dup_group`` of ``data.duplicates``: equal for files
+        with the same decoded samples).
+    train_rows : (M,) int or None
+        Source rows of the actual training examples (augmented copies included); default
+        ``split["train"]``.
+
+    Raises
+    ------
+    RuntimeError
+        A group has rows among the training examples and in validation or test.
+    """
+    groups = np.asarray(groups)
+    train_rows = split["train"] if train_rows is None else train_rows
+    held_out = np.union1d(split["val"], split["test"])
+    shared = np.intersect1d(groups[np.asarray(train_rows, dtype=np.int64)], groups[held_out])
+    if len(shared):
+        row = int(held_out[np.isin(groups[held_out], shared)][0])
+        raise RuntimeError(f"{len(shared)} recording(s) are both in training and in "
+                           f"validation/test (same decoded samples; e.g. row {row}): refusing "
+                           "to train on a leaky split")
+
+
+def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True, groups=None):
     """Features of the three sets, augmentation of training only, training-only standardization.
+
+    ``groups`` (``dup_group`` of ``data.duplicates``), when given, extends the leak check from
+    row positions to audio content: no recording may be on both sides (``check_no_leak``).
 
     Returns
     -------
@@ -98,6 +131,8 @@ def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True):
     if len(leaked):
         raise RuntimeError(f"{len(leaked)} training rows come from validation/test clips "
                            f"(e.g. row {leaked[0]}): refusing to train on a leaky split")
+    if groups is not None:
+        check_no_leak(split, groups, train.source_index)
     # statistics per channel and mel bin: the bin axis is the last one for time-first features
     standardizer = Standardizer(bin_axis=-1 if cfg.time_first else -2).fit(train.X)
     train.X = standardizer.transform(train.X, copy=False)
@@ -107,20 +142,29 @@ def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True):
 
 
 def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume: bool = False,
-        progress: bool = True, prepared=None) -> dict:
+        progress: bool = True, prepared=None, content=None) -> dict:
     """Train, test and report one run in ``out_dir``; return its metrics dict.
 
     ``prepared`` (the result of ``prepare``) can be passed to reuse features across runs that
-    share the split and the feature settings (the learning-rate sweep does).
+    share the split and the feature settings (the learning-rate sweep does). ``content`` (a
+    table of N rows with ``content_hash``, ``dup_group`` [, ``speaker_group``], from
+    ``data.duplicates.annotate``) is written into split.csv and checked for leaks.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [os.fspath(p) for p in paths]
     labels = np.asarray(labels, dtype=np.int64)
     class_names = [str(c) for c in class_names]
-    save_split(split, out_dir / "split.csv", paths=paths)
+    columns = None
+    if content is not None:
+        columns = content[[c for c in ("content_hash", "dup_group", "speaker_group")
+                           if c in content.columns]].reset_index(drop=True)
+        check_no_leak(split, columns["dup_group"].to_numpy())
+    save_split(split, out_dir / "split.csv", paths=paths, columns=columns)
     t0 = time.perf_counter()
-    train, val, test, standardizer = prepared or prepare(paths, labels, split, spec, progress)
+    groups = None if columns is None else columns["dup_group"].to_numpy()
+    train, val, test, standardizer = prepared or prepare(paths, labels, split, spec, progress,
+                                                         groups=groups)
     prep_seconds = None if prepared else time.perf_counter() - t0  # shared: timed by the caller
 
     model = spec.model_factory(len(class_names), train.X.shape[1:])

@@ -84,11 +84,17 @@ def check_split(split: dict, n: int | None = None) -> None:
 
 
 # ================================================================================ random split
-def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict:
+def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) -> dict:
     """Stratified random split: each class is shuffled and cut in the proportions ``fractions``.
 
     Per class with ``n_c`` clips, validation and test get ``floor(f n_c + 1/2)`` clips, at least
     one each when their fraction is positive and ``n_c >= 3``; training gets the rest.
+
+    With ``groups`` (e.g. ``dup_group``: copies of one recording), a group is never cut: the
+    units shuffled within a class are whole groups (a group counts in the class of its first
+    row), and each set takes groups while the next group's clips bring its count closer to
+    the target. Without groups, or when every group is a single clip, the result is the same
+    as without ``groups``.
 
     Parameters
     ----------
@@ -98,29 +104,65 @@ def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0) -> dict:
         Train, validation and test fractions; >= 0, train > 0, summing to 1.
     seed : int
         Seed of the shuffles.
+    groups : (N,) array-like or None
+        Group of each clip; all clips of one group land in the same set.
 
     Returns
     -------
     split : dict of str -> (n_set,) int64
         ``{"train", "val", "test"}`` row positions, sorted.
+
+    Raises
+    ------
+    ValueError
+        Bad ``fractions``, or ``groups`` of another length than ``labels``.
     """
     f = _check_fractions(fractions)
     _, codes = _encode(labels)
+    if groups is None:
+        first = np.arange(len(codes))
+    else:
+        groups = np.asarray(groups)
+        if groups.shape != codes.shape:
+            raise ValueError(f"groups has shape {groups.shape}, labels {codes.shape}: "
+                             "one group per clip")
+        _, first_pos, inverse = np.unique(groups, return_index=True, return_inverse=True)
+        first = first_pos[inverse.reshape(-1)]            # first row of each row's group
+    members = {}
+    for i, g in enumerate(first):
+        members.setdefault(int(g), []).append(i)
     rng = np.random.default_rng(seed)
     parts = {name: [] for name in SET_NAMES}
     for c in range(codes.max() + 1 if len(codes) else 0):
-        idx = rng.permutation(np.flatnonzero(codes == c))
-        n_c = len(idx)
+        units = rng.permutation(np.flatnonzero((codes == c) & (first == np.arange(len(codes)))))
+        sizes = np.array([len(members[int(u)]) for u in units], dtype=np.int64)
+        n_c = int(sizes.sum())
         n_val, n_test = (int(np.floor(x * n_c + 0.5)) for x in f[1:])
-        if n_c >= 3:
+        if len(units) >= 3:
             n_val = max(n_val, 1) if f[1] > 0 else 0
             n_test = max(n_test, 1) if f[2] > 0 else 0
-        n_val = min(n_val, max(n_c - 1, 0))
-        n_test = min(n_test, max(n_c - 1 - n_val, 0))
-        parts["val"].append(idx[:n_val])
-        parts["test"].append(idx[n_val:n_val + n_test])
-        parts["train"].append(idx[n_val + n_test:])
+        # cut points on group boundaries nearest to the clip targets (keep >= 1 unit training)
+        ends = np.concatenate([[0], np.cumsum(sizes)])
+        cut_val = _nearest_boundary(ends, n_val, 0, len(units) - 1)
+        cut_test = _nearest_boundary(ends, ends[cut_val] + n_test, cut_val, len(units) - 1)
+        if n_val > 0 and cut_val == 0 and len(units) >= 3:
+            cut_val = 1
+        if n_test > 0 and cut_test == cut_val and cut_val < len(units) - 1 and len(units) >= 3:
+            cut_test = cut_val + 1
+        rows = [np.asarray(members[int(u)], dtype=np.int64) for u in units]
+        take = lambda a, b: np.concatenate(rows[a:b]) if b > a else np.zeros(0, np.int64)
+        parts["val"].append(take(0, cut_val))
+        parts["test"].append(take(cut_val, cut_test))
+        parts["train"].append(take(cut_test, len(units)))
     return _pack({k: np.concatenate(v) if v else [] for k, v in parts.items()})
+
+
+def _nearest_boundary(ends: np.ndarray, target: float, lo: int, hi: int) -> int:
+    """Unit count ``u`` in ``[lo, hi]`` whose clip total ``ends[u]`` is nearest ``target``
+    (the smaller on a tie)."""
+    hi = max(hi, lo)
+    candidates = np.arange(lo, hi + 1)
+    return int(candidates[np.argmin(np.abs(ends[candidates] - target))])
 
 
 # ========================================================================= speaker assignment
@@ -389,7 +431,7 @@ def split_summary(split: dict, labels, speakers=None) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
-def save_split(split: dict, path, paths=None) -> None:
+def save_split(split: dict, path, paths=None, columns=None) -> None:
     """Write a split as CSV (``index, split`` and ``path`` when ``paths`` is given) or JSON
     (``{"train": [...], "val": [...], "test": [...]}`` plus ``"paths"``), by the file suffix.
 
@@ -401,6 +443,10 @@ def save_split(split: dict, path, paths=None) -> None:
         Output file ending in ``.csv`` or ``.json``.
     paths : sequence of str, optional
         File of every row; stored so ``load_split`` can match rows by file.
+    columns : pandas.DataFrame, optional, (N rows)
+        Further columns of every row written into the CSV (e.g. ``content_hash``,
+        ``dup_group``, ``speaker_group`` from ``data.duplicates``, so a reader can check that
+        no recording of the test set is in training).
     """
     check_split(split, None if paths is None else len(paths))
     path = os.fspath(path)
@@ -411,6 +457,9 @@ def save_split(split: dict, path, paths=None) -> None:
         table = pd.DataFrame({"index": index[order], "split": names[order]})
         if paths is not None:
             table.insert(1, "path", np.asarray(paths, dtype=object)[index[order]])
+        if columns is not None:
+            for name in columns.columns:
+                table[name] = columns[name].to_numpy()[index[order]]
         table.to_csv(path, index=False)
     elif path.endswith(".json"):
         data = {s: [int(i) for i in split[s]] for s in SET_NAMES}
