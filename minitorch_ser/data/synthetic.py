@@ -36,7 +36,10 @@ obtained on them say nothing about real speech and are never reported as results
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -315,3 +318,45 @@ def make_crema_d(root, n_actors: int = 4, sentences=("DFA", "IEO", "ITH"),
                 eth = "Hispanic" if rng.random() < 0.2 else "Not Hispanic"
                 f.write(f"{1001 + a},{ages[a]},{sex},{races[rng.integers(len(races))]},{eth}\n")
     return paths
+
+
+def demo_folder(cache_dir, name: str, make, **kwargs) -> str:
+    """A generated dataset kept under ``cache_dir`` and reused by every later call.
+
+    The folder is ``<cache_dir>/demo/<name>-<key>``, ``key`` a digest of ``make``'s name and
+    ``kwargs``. It is written once (into a temporary sibling, then renamed, with a
+    ``.complete`` marker), so an interrupted generation is redone rather than half reused.
+
+    Parameters
+    ----------
+    cache_dir : str or path
+        The feature cache folder of the run.
+    name : str
+        Readable part of the folder name (e.g. ``"baved"``).
+    make : callable
+        ``make(root, **kwargs)``: ``make_dataset`` or ``make_crema_d``.
+    **kwargs
+        Passed to ``make``.
+
+    Returns
+    -------
+    str
+        The folder holding the generated audio.
+    """
+    key = hashlib.sha256(f"{make.__name__}{sorted(kwargs.items())}".encode()).hexdigest()[:10]
+    base = os.path.join(os.fspath(cache_dir), "demo")
+    folder = os.path.join(base, f"{name}-{key}")
+    if os.path.isfile(os.path.join(folder, ".complete")):
+        return folder
+    os.makedirs(base, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{name}-", dir=base)
+    try:
+        make(tmp, **kwargs)
+        open(os.path.join(tmp, ".complete"), "w").close()
+        if os.path.isdir(folder):                     # an earlier, unfinished attempt
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return folder

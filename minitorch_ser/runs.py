@@ -1,0 +1,306 @@
+"""Run folders: one run per folder, one process per run, a resume that continues the same run.
+
+A run folder (``--out``) holds a run once training wrote into it (``RUN_MARKERS``). Then:
+
+- **no clobbering**: starting again without ``--resume`` is refused (``claim``), naming the
+  three ways on: ``--resume`` (continue), ``--overwrite`` (delete the run's files, start
+  anew) or another ``--out``;
+- **one process**: ``claim`` takes an exclusive ``flock`` on ``<out>/.lock`` (which holds the
+  owner's process id) for the life of the process; a second run on the same folder is refused
+  naming that process. The kernel drops the lock when the process ends, even by ``kill -9``;
+- **the same run**: every checkpoint's ``meta["fingerprint"]`` holds a digest of the data (the
+  content hash and label of every file, and the split) and the settings; ``check_resume``
+  refuses a resume whose fingerprint differs and lists the differences. Only ``EXTENDABLE``
+  settings (more epochs, another patience) may change;
+- **interruptions**: ``signals_as_exceptions`` turns SIGTERM into ``Interrupted`` (Ctrl-C is
+  ``KeyboardInterrupt``); ``interrupted_message`` gives the one line the scripts print, with the
+  command that continues, and ``exit_code`` 130 (SIGINT) or 143 (SIGTERM). Checkpoint and
+  cache writers remove their temporary files on any exception, these included.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import fcntl
+import hashlib
+import os
+import shlex
+import signal
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+RUN_MARKERS = ("last.ckpt", "best.ckpt", "history.csv", "metrics.json")
+# files a run writes (deleted by --overwrite, in the folder and its fold/lr sub-folders)
+RUN_FILES = RUN_MARKERS + (
+    "config.json", "split.csv", "report.txt", "confusion_matrix.csv", "confusion_matrix.png",
+    "predictions.csv", "curves.png", "summary.json", "per_class_accuracy.txt", "duplicates.csv")
+EXTENDABLE = ("epochs", "patience")
+LOCK_NAME = ".lock"
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked (it holds a run, is locked, or differs)."""
+
+
+class Interrupted(BaseException):
+    """The process received SIGTERM (``signum``); raised where the program was."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+def _existing_run(out: Path) -> Path | None:
+    """First marker file of a run in ``out`` or its sub-folders, or None."""
+    if not out.is_dir():
+        return None
+    for marker in RUN_MARKERS:
+        found = sorted(out.rglob(marker))
+        if found:
+            return found[0]
+    return None
+
+
+def _remove_run_files(out: Path) -> int:
+    """Delete the files a run writes (``RUN_FILES``) under ``out``; return how many."""
+    removed = 0
+    for name in RUN_FILES:
+        for path in out.rglob(name):
+            path.unlink()
+            removed += 1
+    for sub in sorted((p for p in out.rglob("*") if p.is_dir()), reverse=True):
+        if not any(sub.iterdir()):
+            sub.rmdir()
+    return removed
+
+
+class RunLock:
+    """An exclusive lock on a run folder, held until ``release`` (or the process ends)."""
+
+    def __init__(self, out: Path, fd: int):
+        self.out, self._fd = out, fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+def claim(out, resume: bool = False, overwrite: bool = False) -> RunLock:
+    """Lock the run folder ``out`` for this process and check it may be used.
+
+    Parameters
+    ----------
+    out : str or path
+        The run folder (created if missing).
+    resume : bool
+        The caller continues the run in ``out``.
+    overwrite : bool
+        Delete the files of a run already in ``out`` (``RUN_FILES``) before starting.
+
+    Returns
+    -------
+    RunLock
+        Held until released or the process ends.
+
+    Raises
+    ------
+    RunFolderError
+        Another process holds the folder's lock (its process id is named), or ``out`` holds a
+        run and neither ``resume`` nor ``overwrite`` is set, or both are set.
+    """
+    out = Path(out)
+    if resume and overwrite:
+        raise RunFolderError("--resume and --overwrite exclude each other: continue the run in "
+                             f"{out}, or replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as err:
+        if err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            os.close(fd)
+            raise
+        owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise RunFolderError(f"{out} is in use by another run (process {owner}); wait for it "
+                             "to end, or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    lock = RunLock(out, fd)
+    existing = _existing_run(out)
+    if existing is not None and not resume:
+        if not overwrite:
+            lock.release()
+            raise RunFolderError(
+                f"{out} already holds a run ({existing.relative_to(out)}); add --resume to "
+                "continue it, pass --overwrite to replace it, or choose another --out")
+        _remove_run_files(out)
+    return lock
+
+
+# ================================================================================ fingerprint
+def _digest(values) -> str:
+    h = hashlib.sha256()
+    for v in values:
+        h.update(str(v).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+def fingerprint(settings: dict, content_hashes, labels, split: dict) -> dict:
+    """What makes a run the same run: data, labels, split and settings.
+
+    Parameters
+    ----------
+    settings : dict
+        The run's settings (JSON-able values); ``EXTENDABLE`` keys are left out.
+    content_hashes : (N,) sequence of str
+        Content hash of every file (``data.duplicates``), in row order.
+    labels : (N,) int
+        Label of every row.
+    split : dict
+        ``{"train", "val", "test"}`` row positions.
+
+    Returns
+    -------
+    dict
+        ``{"n_files", "data", "labels", "split", "settings"}``: digests and the kept settings.
+    """
+    labels = np.asarray(labels).tolist()
+    return {
+        "n_files": len(labels),
+        "data": _digest(content_hashes),
+        "labels": _digest(labels),
+        "split": _digest(f"{name}:{int(i)}" for name in ("train", "val", "test")
+                         for i in split[name]),
+        "settings": {k: v for k, v in sorted(settings.items()) if k not in EXTENDABLE},
+    }
+
+
+def fingerprint_differences(stored: dict | None, current: dict) -> list[str]:
+    """Human-readable differences between a checkpoint's fingerprint and this run's."""
+    if not stored:
+        return ["the checkpoint carries no fingerprint (written by an older version)"]
+    diffs = []
+    if stored.get("n_files") != current["n_files"]:
+        diffs.append(f"files: {stored.get('n_files')} -> {current['n_files']}")
+    for key, what in (("data", "audio content"), ("labels", "labels"), ("split", "split")):
+        if stored.get(key) != current[key]:
+            diffs.append(f"{what} differ")
+    old, new = stored.get("settings", {}), current["settings"]
+    for k in sorted(set(old) | set(new)):
+        if old.get(k) != new.get(k):
+            diffs.append(f"--{k.replace('_', '-')}: {old.get(k)!r} -> {new.get(k)!r}")
+    return diffs
+
+
+def check_resume(run_dir, current: dict) -> None:
+    """Refuse to resume the run in ``run_dir`` with other data or settings.
+
+    Reads the fingerprint of ``run_dir/last.ckpt`` (nothing to check when it does not exist).
+
+    Raises
+    ------
+    RunFolderError
+        The fingerprints differ; the message lists every difference and the way on.
+    """
+    from .checkpoint import load_checkpoint       # checkpoints know models; keep this light
+
+    last = Path(run_dir) / "last.ckpt"
+    if not last.exists():
+        return
+    stored = load_checkpoint(last).get("meta", {}).get("fingerprint")
+    diffs = fingerprint_differences(stored, current)
+    if diffs:
+        raise RunFolderError(
+            f"--resume: the run in {run_dir} was made with other data or settings:\n  "
+            + "\n  ".join(diffs) + f"\nOnly {', '.join('--' + k for k in EXTENDABLE)} may change "
+            "on a resume; pass --overwrite to start this run anew, or choose another --out")
+
+
+# ============================================================================= interruptions
+@contextmanager
+def signals_as_exceptions():
+    """Within the block, SIGTERM raises ``Interrupted`` where the program is (so ``finally``
+    blocks and temporary-file cleanup run); the previous handler is restored after."""
+    def handler(signum, frame):
+        raise Interrupted(signum)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def exit_code(exc: BaseException) -> int:
+    """128 + the signal number: 130 for Ctrl-C (SIGINT), 143 for SIGTERM."""
+    signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+    return 128 + int(signum)
+
+
+def completed_epochs(run_dir) -> int:
+    """Epochs recorded in ``run_dir/history.csv`` (0 when there is none)."""
+    path = Path(run_dir) / "history.csv"
+    if not path.is_file():
+        return 0
+    with open(path, newline="") as f:
+        return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+
+
+def resume_command(argv=None) -> str:
+    """The command line of this process with ``--resume`` (and without ``--overwrite``)."""
+    argv = list(sys.argv if argv is None else argv)
+    args = [a for a in argv[1:] if a != "--overwrite"]
+    if "--resume" not in args:
+        args.append("--resume")
+    script = argv[0] if argv else "script"
+    return shlex.join(["python", script, *args])
+
+
+def interrupted_message(run_dir, argv=None) -> str:
+    """``interrupted at epoch k; continue with: <command> --resume``."""
+    epoch = completed_epochs(run_dir) + 1 if run_dir is not None else 1
+    return f"interrupted at epoch {epoch}; continue with: {resume_command(argv)}"
+
+
+def command_line(argv=None) -> list:
+    """The command as typed (``sys.argv``), or the running script followed by ``argv``."""
+    if argv is None:
+        return list(sys.argv)
+    return [sys.argv[0] if sys.argv and sys.argv[0] else "script", *argv]
+
+
+def guarded(body, cfg, argv=None) -> int:
+    """Run ``body(cfg, state)`` as a script's main: the exit code it returns, or
+
+    - Ctrl-C / SIGTERM: one line ``interrupted at epoch k; continue with: ...`` on stderr
+      (``state["run_dir"]``, set by ``body``, names the run being trained), 130 / 143;
+    - a run-folder refusal (``RunFolderError``): one ``error: ...`` line, 2.
+
+    ``state`` also keeps what must live as long as the run (the folder's ``RunLock``).
+    """
+    state = {"run_dir": None}
+    try:
+        with signals_as_exceptions():
+            return body(cfg, state)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        print(f"\n{interrupted_message(state['run_dir'], command_line(argv))}", file=sys.stderr)
+        return exit_code(exc)
+    except RunFolderError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    finally:
+        if state.get("lock") is not None:
+            state["lock"].release()
