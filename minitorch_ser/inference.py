@@ -40,14 +40,18 @@ refused, since the model would only see their first ``duration`` seconds.
 
 **Compatibility.** ``Predictor.load`` refuses, with a ``CheckpointError`` saying what differs:
 a missing, corrupt or foreign file or another format version (``checkpoint.load_checkpoint``);
+a pickle checkpoint of an older version (with the command that converts it);
 a checkpoint without the model keys or without ``meta['class_names' | 'feature_config' |
 'standardizer']`` (e.g. written by ``fit`` without ``meta``); feature parameters this version's
-``FeatureConfig`` does not have or lacks; a model class, config or weights that do not fit this
-version's code; statistics whose shape does not fit the features; a model built for another
-``n_mels`` or ``n_frames`` than the features have; a model whose output size is not the number
-of class names or that rejects the features (checked with one forward pass of zeros).
+``FeatureConfig`` does not have or lacks; weights holding NaN or infinity (naming the first such
+entry of the state_dict); a model class that is not in the model registry, or a config or
+weights that do not fit this version's code; statistics whose shape does not fit the features;
+a model built for another ``n_mels`` or ``n_frames`` than the features have; a model whose
+output size is not the number of class names or that rejects the features (checked with one
+forward pass of zeros).
 
-Checkpoints are pickles: load only files you trust.
+Checkpoints hold only arrays and JSON (``checkpoint``): loading one runs no code from the file,
+and the model class is looked up by name in ``models.registry``.
 """
 
 from __future__ import annotations
@@ -268,6 +272,7 @@ class Predictor:
                                   f"written by experiment.run have them")
         config = _feature_config(meta["feature_config"])
         standardizer = _standardizer(meta["standardizer"])
+        check_finite_weights(checkpoint["model_state"])
         model = build_model(checkpoint)  # CheckpointError when class, config or weights differ
         try:
             return cls(model, meta["class_names"], config, standardizer, batch_size=batch_size)
@@ -341,7 +346,7 @@ class Predictor:
             probs = self.predict_proba(self.features(waves))
             for i, p in zip(kept, probs):
                 path = chunk[i]
-                results[start + i] = self._result(path, p, soundfile.info(path).duration)
+                results[start + i] = self._result(path, p, dsp.io.info(path).duration)
             bad = sorted(set(range(len(chunk))) - set(kept.tolist()))
             for i, (path, reason) in zip(bad, failed):  # load_waves keeps the input order
                 results[start + i] = Prediction(source=path, error=reason)
@@ -576,6 +581,33 @@ def check_compatible(model, class_names, config: FeatureConfig, standardizer: St
     if logits.shape != (1, len(class_names)):
         raise ValueError(f"{type(model).__name__} outputs logits of shape {logits.shape} but the "
                          f"checkpoint names {len(class_names)} classes {list(class_names)}")
+
+
+def check_finite_weights(state) -> None:
+    """Raise ``CheckpointError`` naming the first entry of a state_dict that holds NaN or inf.
+
+    A model whose weights are not finite outputs NaN probabilities for every input (training
+    that diverged can leave such weights); refusing it at load time says why at once.
+
+    Parameters
+    ----------
+    state : dict of str -> ndarray
+        The checkpoint's ``model_state``, in state_dict order.
+    """
+    if not isinstance(state, dict):
+        raise CheckpointError(f"model_state is a {type(state).__name__}, expected the dict of "
+                              f"the model's state_dict()")
+    for name, value in state.items():
+        array = np.asarray(value)
+        if array.dtype.kind not in "fc":
+            continue                                 # integer counters cannot be non-finite
+        bad = ~np.isfinite(array)
+        if bad.any():
+            first = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise CheckpointError(
+                f"weights {name!r} {array.shape} hold {int(bad.sum())} non-finite value(s) "
+                f"(first: {array[first]} at index {first}); the model would output NaN. The "
+                f"training that wrote it diverged; use an earlier checkpoint")
 
 
 def _feature_config(d) -> FeatureConfig:

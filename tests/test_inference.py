@@ -14,7 +14,8 @@ import pytest
 import soundfile as sf
 
 import dsp
-from minitorch_ser.checkpoint import CheckpointError, build_model, load_checkpoint, save_checkpoint
+from minitorch_ser.checkpoint import (CheckpointError, build_model, load_checkpoint,
+                                      save_checkpoint, write_archive)
 from minitorch_ser.data import baved, features
 from minitorch_ser.data.features import Standardizer
 from minitorch_ser.inference import Predictor, StreamStats, read_pcm16
@@ -280,7 +281,7 @@ def mutate(key, value):
 
 DELETE = object()
 BAD_CHECKPOINTS = {
-    "version": (mutate("version", 99), "format version 99, this minitorch-ser reads version 1"),
+    "version": (mutate("version", 99), "format version 99, this minitorch-ser reads version 2"),
     "no meta": (mutate("meta", DELETE), "has no 'meta'"),
     "no standardizer": (mutate("meta/standardizer", DELETE),
                         "meta lacks 'standardizer': the normalization statistics"),
@@ -292,9 +293,13 @@ BAD_CHECKPOINTS = {
                               r"lacks field\(s\) \['top_db'\]"),
     "other clip length": (mutate("meta/feature_config", lambda d: {**d, "duration": 3.0}),
                           r"n_frames=132 \(model\) vs 188 \(features\)"),
-    "unknown model": (mutate("model_class", "minitorch_ser.models.parallel:Transformer"),
-                      "does not exist in this version"),
-    "foreign model": (mutate("model_class", "os:system"), "not a minitorch_ser model"),
+    "unknown model": (mutate("model_class", "Transformer"),
+                      r"'Transformer' is not in the model registry \(registered: .*"
+                      r"ParallelCNNLSTMAttention"),
+    "foreign model": (mutate("model_class", "os:system"), "'os:system' is not in the model "
+                                                          "registry"),
+    "non-finite weights": (mutate("model_state/fc.weight", lambda w: np.where(w > 0, np.nan, w)),
+                           r"weights 'fc.weight' \(3, \d+\) hold \d+ non-finite value"),
     "other config": (mutate("model_config", lambda c: {**c, "hidden": 16}),
                      "weights do not fit ParallelCNNLSTMAttention.*wrong shapes"),
     "unknown config key": (mutate("model_config", lambda c: {**c, "depth": 3}),
@@ -312,8 +317,7 @@ def test_incompatible_checkpoints_are_refused_saying_what_differs(tiny, tmp_path
     change, message = BAD_CHECKPOINTS[case]
     ckpt = change(load_checkpoint(tiny["run"]))
     path = tmp_path / "bad.ckpt"
-    with open(path, "wb") as f:           # save_checkpoint would reset format and version
-        pickle.dump(ckpt, f)
+    write_archive(path, ckpt)             # save_checkpoint would reset format and version
     with pytest.raises(CheckpointError, match=message) as info:
         Predictor.load(path)
     assert str(path) in str(info.value)
@@ -326,8 +330,11 @@ def test_corrupt_and_foreign_files_are_refused(tiny, tmp_path):
         Predictor.load(tmp_path / "truncated.ckpt")
     with pytest.raises(CheckpointError, match="cannot be read"):
         Predictor.load(tiny["df"]["path"].iloc[0])                    # a WAV file
+    write_archive(tmp_path / "dict.npz", {"weights": [1, 2]})
+    with pytest.raises(CheckpointError, match="dict.npz is not a minitorch-ser checkpoint"):
+        Predictor.load(tmp_path / "dict.npz")
     (tmp_path / "dict.pkl").write_bytes(pickle.dumps({"weights": [1, 2]}))
-    with pytest.raises(CheckpointError, match="dict.pkl is not a minitorch-ser checkpoint"):
+    with pytest.raises(CheckpointError, match="dict.pkl is a pickle.*not loaded.*convert"):
         Predictor.load(tmp_path / "dict.pkl")
     with pytest.raises(CheckpointError, match="best.ckpt does not exist"):
         Predictor.load(tmp_path)                                      # a folder without a run

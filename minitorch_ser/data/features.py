@@ -37,6 +37,7 @@ import os
 import sys
 import time
 import warnings
+import zipfile
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -308,23 +309,39 @@ def cache_path(paths, config: FeatureConfig, cache_dir=DEFAULT_CACHE_DIR) -> str
 
 
 def _save(path: str, result: Extracted, config: FeatureConfig, n: int) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
+    """Write atomically: a temporary file in the same folder, then a rename.
+
+    Only arrays of numbers and strings (unicode dtype), written with ``allow_pickle=False``:
+    ``X`` (M, *shape) float32, ``kept`` (M,) int64, ``failed_paths`` and ``failed_reasons``
+    (F,) str, ``config`` the FeatureConfig as JSON text and ``n_files`` (0-d). The temporary
+    file is removed if writing fails or is interrupted.
+    """
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tmp = f"{path}.{os.getpid()}.tmp.npz"
-    np.savez(tmp, X=result.X, kept=result.kept,
-             failed_paths=np.array([p for p, _ in result.failed], dtype=str),
-             failed_reasons=np.array([r for _, r in result.failed], dtype=str),
-             config=json.dumps(config.to_dict()), n_files=n)
-    os.replace(tmp, path)
+    try:
+        np.savez(tmp, allow_pickle=False, X=result.X, kept=result.kept,
+                 failed_paths=np.array([p for p, _ in result.failed], dtype=str),
+                 failed_reasons=np.array([r for _, r in result.failed], dtype=str),
+                 config=np.array(json.dumps(config.to_dict())), n_files=np.array(n))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _load(path: str) -> Extracted | None:
-    """A cached result, or ``None`` (with a warning) if the file cannot be read."""
+    """A cached result, or ``None`` (with a warning) if the file cannot be read.
+
+    Read with ``allow_pickle=False``: a cache holding an object array (which only a pickle
+    can store, and unpickling can run code) is unreadable, so it is recomputed; so is a
+    truncated file or one failing a member's CRC-32.
+    """
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             failed = list(zip(z["failed_paths"].tolist(), z["failed_reasons"].tolist()))
             return Extracted(z["X"], z["kept"].astype(np.int64), failed)
-    except (OSError, ValueError, KeyError, EOFError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         warnings.warn(f"feature cache {path} is unreadable ({err}); recomputing", stacklevel=3)
         return None
 
