@@ -176,9 +176,12 @@ def write_archive(path, tree: dict) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None:   # e.g. disk full: name the file
+            raise OSError(exc.errno, f"cannot write checkpoint {path}: {exc.strerror or exc}",
+                          str(path)) from exc
         raise
     return path
 

@@ -287,7 +287,8 @@ def guarded(body, cfg, argv=None) -> int:
 
     - Ctrl-C / SIGTERM: one line ``interrupted at epoch k; continue with: ...`` on stderr
       (``state["run_dir"]``, set by ``body``, names the run being trained), 130 / 143;
-    - a run-folder refusal (``RunFolderError``): one ``error: ...`` line, 2.
+    - a run-folder refusal (``RunFolderError``) or a full disk (``OSError`` ENOSPC/EDQUOT,
+      whose message names the file): one ``error: ...`` line, 2.
 
     ``state`` also keeps what must live as long as the run (the folder's ``RunLock``).
     """
@@ -300,6 +301,12 @@ def guarded(body, cfg, argv=None) -> int:
         return exit_code(exc)
     except RunFolderError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"error: {err} (the disk is full; partial files were removed; free some space "
+              f"and continue with: {resume_command(command_line(argv))})", file=sys.stderr)
         return 2
     finally:
         if state.get("lock") is not None:

@@ -147,3 +147,55 @@ def test_the_demo_audio_is_generated_once(script, tmp_path, monkeypatch):
     again, _ = script.resolve_data(cfg)
     assert demo and first == again and len(calls) == 1
     assert len(list(first.rglob("*.wav"))) == 144
+
+
+def _disk_full_after(n_bytes):
+    """A writer that puts ``n_bytes`` on disk, then fails as a full disk does."""
+    import errno
+
+    def write(fileobj, *args, **kwargs):
+        fileobj.write(b"\0" * n_bytes)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return write
+
+
+def test_disk_full_while_checkpointing_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
+    import numpy as np
+
+    from minitorch_ser.checkpoint import load_checkpoint, save_checkpoint
+    path = tmp_path / "last.ckpt"
+    save_checkpoint(path, {"epoch": 1, "w": np.ones(3)})
+    monkeypatch.setattr(np.lib.format, "write_array", _disk_full_after(2_000_000))
+    with pytest.raises(OSError, match=f"cannot write checkpoint {path}: No space left"):
+        save_checkpoint(path, {"epoch": 2, "w": np.zeros(3)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["last.ckpt"]
+    assert load_checkpoint(path)["epoch"] == 1                  # the old one is intact
+
+
+def test_disk_full_while_caching_features_warns_and_leaves_nothing(tmp_path, monkeypatch):
+    import numpy as np
+
+    from minitorch_ser.data import features
+    paths = synthetic.make_dataset(tmp_path / "a", n_speakers=1, n_words=1, seed=0)
+    cache = tmp_path / "cache"
+
+    def savez(file, *args, **kwargs):
+        with open(file, "wb") as f:
+            _disk_full_after(2_000_000)(f)
+    monkeypatch.setattr(np, "savez", savez)
+    with pytest.warns(UserWarning, match=f"could not write the feature cache {cache}.*No space"):
+        result = features.extract(paths, cache_dir=cache, progress=False)
+    assert len(result.X) == 3 and list(cache.iterdir()) == []
+
+
+def test_a_full_disk_ends_the_script_with_one_line(script, audio, tmp_path, monkeypatch, capsys):
+    import errno
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "cannot write checkpoint x/last.ckpt: No space left",
+                      "x/last.ckpt")
+    monkeypatch.setattr(script, "run", full)
+    assert script.main(_args(audio, tmp_path / "run", tmp_path / "cache")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: [Errno 28] cannot write checkpoint x/last.ckpt")
+    assert "--resume" in err[-1]
