@@ -195,7 +195,7 @@ def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume:
         "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
         "n_val": len(val), "n_test": len(test),
     })
-    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2))
+    (out_dir / "metrics.json").write_text(M.to_json(report))
     return report
 
 

@@ -16,13 +16,23 @@ true, columns predicted, as ``sklearn.metrics.confusion_matrix``). For class ``c
 from ``y_true``, or ``precision + recall = 0``) is defined as 0.0, without a warning
 (sklearn's ``zero_division=0``).
 
-Averages: **macro** is the unweighted mean over all ``K`` classes (absent ones included, with
-their 0.0), **weighted** the mean weighted by support. Macro F1 is the mean of the per-class
-F1 values (not the F1 of macro precision and macro recall). Overall accuracy is
-``trace(cm) / n``.
+Averages: **macro** is the unweighted mean over the classes **present** in ``y_true``
+(support > 0); a class absent from the test set has no recall to measure, and counting its
+0.0 would scale macro precision, recall and F1 by ``K_present / K``. The absent classes are
+listed (``absent_classes``) instead. Macro recall is the unweighted accuracy (UA) of the speech
+emotion literature. **Weighted** averages weight by support, so absent classes drop out of them
+by themselves. Macro F1 is the mean of the per-class F1 values (not the F1 of macro precision
+and macro recall). Overall accuracy is ``trace(cm) / n``.
+
+**JSON:** ``to_json`` writes a report as strict JSON (no ``NaN`` or ``Infinity``, which are
+not JSON): non-finite numbers become ``null`` and their places are listed under
+``non_finite_fields``.
 """
 
 from __future__ import annotations
+
+import json
+import math
 
 import numpy as np
 
@@ -129,8 +139,11 @@ def classification_metrics(y_true, y_pred, n_classes: int | None = None,
     Returns
     -------
     dict
-        ``accuracy``, ``macro_precision``, ``macro_recall``, ``macro_f1``, ``macro_accuracy``,
-        ``weighted_precision``, ``weighted_recall``, ``weighted_f1``, ``n`` (floats / int);
+        ``accuracy``, ``macro_precision``, ``macro_recall`` (UA), ``macro_f1``,
+        ``macro_accuracy``, ``weighted_precision``, ``weighted_recall``, ``weighted_f1``,
+        ``n`` (floats / int); the macro figures average over the classes present in
+        ``y_true`` (0.0 when none is); ``absent_classes``: names of the classes with no clip
+        in ``y_true``, excluded from the macro averages (their per-class figures are 0.0);
         ``per_class``: {name: {precision, recall, f1, accuracy, support}};
         ``confusion_matrix``: K lists of K ints; ``class_names``.
     """
@@ -143,15 +156,17 @@ def classification_metrics(y_true, y_pred, n_classes: int | None = None,
         raise ValueError(f"{len(names)} target_names for {k} classes: they must match")
     m = per_class_metrics(cm)
     support = m["support"]
+    present = support > 0                                             # classes in y_true
     out = {"accuracy": float(_safe_div(np.trace(cm), cm.sum())), "n": int(cm.sum())}
     for key in ("precision", "recall", "f1", "accuracy"):
-        out[f"macro_{key}"] = float(np.mean(m[key]))
+        out[f"macro_{key}"] = float(np.mean(m[key][present])) if present.any() else 0.0
     for key in ("precision", "recall", "f1"):
         out[f"weighted_{key}"] = float(_safe_div(np.sum(m[key] * support), support.sum()))
     out["per_class"] = {name: {"precision": float(m["precision"][c]), "recall": float(m["recall"][c]),
                                "f1": float(m["f1"][c]), "accuracy": float(m["accuracy"][c]),
                                "support": int(support[c])}
                         for c, name in enumerate(names)}
+    out["absent_classes"] = [name for c, name in enumerate(names) if not present[c]]
     out["confusion_matrix"] = cm.tolist()
     out["class_names"] = names
     return out
@@ -188,6 +203,9 @@ def classification_report(y_true, y_pred, target_names=None, n_classes: int | No
                 accuracy                        0.6667         9
                macro avg    0.6500    0.6667    0.6494         9
             weighted avg    0.7000    0.6667    0.6753         9
+
+        A class without clips in ``y_true`` keeps its row (support 0) and is named on a last
+        line, ``not in the test set (excluded from macro averages): name, ...``.
     """
     r = classification_metrics(y_true, y_pred, n_classes, target_names)
     names = r["class_names"]
@@ -213,6 +231,9 @@ def classification_report(y_true, y_pred, target_names=None, n_classes: int | No
     lines.append(row("macro avg", [r[f"macro_{k}"] for k in keys], r["n"]))
     weighted = [r[f"weighted_{k}"] for k in keys[:3]] + ([None] if per_class_accuracy else [])
     lines.append(row("weighted avg", weighted, r["n"]))
+    if r["absent_classes"]:
+        lines += ["", "not in the test set (excluded from macro averages): "
+                  + ", ".join(r["absent_classes"])]
     return "\n".join(lines) + "\n"
 
 
@@ -220,10 +241,65 @@ def per_class_accuracy_lines(y_true, y_pred, target_names, n_classes: int | None
     """One line per class: ``name: recall (correct/clips)``, e.g. ``ANG: 0.6457 (164/254)``.
 
     This is the share of the class's clips classified correctly (its recall), the per-class
-    "accuracy" printed by the second paper; a class without clips shows ``0.0000 (0/0)``.
+    "accuracy" printed by the second paper; a class without clips has no such share and shows
+    ``NEU: not in the test set (0/0)``.
     """
     cm = confusion_matrix(y_true, y_pred, n_classes or len(target_names))
     support = cm.sum(axis=1)
     recall = _safe_div(np.diag(cm), support)
-    return "\n".join(f"{name}: {recall[c]:.4f} ({cm[c, c]}/{support[c]})"
+    return "\n".join(f"{name}: {recall[c]:.4f} ({cm[c, c]}/{support[c]})" if support[c]
+                     else f"{name}: not in the test set (0/0)"
                      for c, name in enumerate(target_names))
+
+
+def _finite_copy(value, where: str, bad: list):
+    """``value`` with numpy types made plain and non-finite floats made None; the dotted
+    places of the replaced floats are appended to ``bad``."""
+    if isinstance(value, dict):
+        return {k: _finite_copy(v, f"{where}.{k}" if where else str(k), bad)
+                for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return [_finite_copy(v, f"{where}[{i}]", bad) for i, v in enumerate(value)]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        bad.append(where)
+        return None
+    return value
+
+
+def to_json(report: dict, indent: int | None = 2) -> str:
+    """Strict JSON text of a report: non-finite numbers become ``null`` and are listed.
+
+    ``json.dumps`` writes NaN and infinities as ``NaN`` / ``Infinity``, which JSON does not
+    allow (``json.loads`` in other languages, ``jq`` and browsers reject the file). Here every
+    non-finite float (also inside lists and NumPy arrays or scalars) is replaced by ``null``
+    and its place, as a dotted path such as ``history[3].val_loss``, is listed under the key
+    ``non_finite_fields`` (added only when there is one). The text is produced with
+    ``allow_nan=False``, so nothing non-finite can slip through.
+
+    Parameters
+    ----------
+    report : dict
+        String keys; values dicts, lists, tuples, NumPy arrays or scalars, str, int, float,
+        bool or None.
+    indent : int >= 0 or None
+        As in ``json.dumps``.
+
+    Returns
+    -------
+    str
+        The JSON text.
+    """
+    if not isinstance(report, dict):
+        raise TypeError(f"report must be a dict, got {type(report).__name__}")
+    if "non_finite_fields" in report:
+        raise ValueError("report already has a key 'non_finite_fields', which to_json reserves "
+                         "for the places of non-finite numbers")
+    bad: list[str] = []
+    clean = _finite_copy(report, "", bad)
+    if bad:
+        clean["non_finite_fields"] = bad
+    return json.dumps(clean, indent=indent, allow_nan=False)

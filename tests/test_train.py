@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from minitorch_ser.checkpoint import (CheckpointError, build_model, load_checkpoint,
-                                      save_checkpoint)
+                                      save_checkpoint, write_archive)
 from minitorch_ser.data import features, splits, synthetic
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
 from minitorch_ser.random import manual_seed
@@ -115,18 +115,33 @@ def test_checkpoint_rebuilds_the_model_for_prediction(tmp_path):
                                evaluate(model, X, y).probabilities, rtol=1e-6)
 
 
-def test_checkpoint_write_is_atomic(tmp_path):
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "c.ckpt"
-    save_checkpoint(path, {"epoch": 1})
+    save_checkpoint(path, {"epoch": 1, "w": np.zeros(3)})
+    written = []
+    real_write_array = np.lib.format.write_array
 
-    class Unpicklable:
-        def __reduce__(self):
-            raise RuntimeError("interrupted while writing")
+    def interrupted(fp, array, **kw):       # Ctrl-C after the first array is in the file
+        if written:
+            raise KeyboardInterrupt("interrupted while writing")
+        written.append(array)
+        real_write_array(fp, array, **kw)
 
-    with pytest.raises(RuntimeError, match="interrupted"):
-        save_checkpoint(path, {"epoch": 2, "bad": Unpicklable()})
+    monkeypatch.setattr(np.lib.format, "write_array", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
+        save_checkpoint(path, {"epoch": 2, "w": np.ones(3), "v": np.ones(2)})
+    assert len(written) == 1                            # the write had begun
+    monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1          # the old checkpoint is intact
     assert sorted(os.listdir(tmp_path)) == ["c.ckpt"]   # and no temporary file is left
+
+    class NotStorable:                      # refused before any byte is written
+        pass
+
+    with pytest.raises(CheckpointError, match=r"c.ckpt.*checkpoint\['bad'\] is a .*NotStorable"):
+        save_checkpoint(path, {"epoch": 3, "bad": NotStorable()})
+    assert load_checkpoint(path)["epoch"] == 1
+    assert sorted(os.listdir(tmp_path)) == ["c.ckpt"]
 
 
 def test_bad_checkpoints_are_refused_with_a_reason(tmp_path):
@@ -137,18 +152,22 @@ def test_bad_checkpoints_are_refused_with_a_reason(tmp_path):
     with pytest.raises(CheckpointError, match="cannot be read"):
         load_checkpoint(garbage)
     other = tmp_path / "other.ckpt"
-    other.write_bytes(pickle.dumps({"weights": 1}))
+    write_archive(other, {"weights": np.ones(2)})
     with pytest.raises(CheckpointError, match="not a minitorch-ser checkpoint"):
         load_checkpoint(other)
     old = tmp_path / "old.ckpt"
-    old.write_bytes(pickle.dumps({"format": "minitorch-ser-checkpoint", "version": 0}))
+    write_archive(old, {"format": "minitorch-ser-checkpoint", "version": 0})
     with pytest.raises(CheckpointError, match="version 0"):
         load_checkpoint(old)
-    wrong = {"model_class": "minitorch_ser.models.parallel:ParallelCNNLSTMAttention",
+    pickled = tmp_path / "pickled.ckpt"
+    pickled.write_bytes(pickle.dumps({"format": "minitorch-ser-checkpoint", "version": 1}))
+    with pytest.raises(CheckpointError, match="pickled.ckpt is a pickle.*convert .*--trusted"):
+        load_checkpoint(pickled)
+    wrong = {"model_class": "ParallelCNNLSTMAttention",
              "model_config": {"n_classes": 3}, "model_state": {"fc.weight": np.zeros((2, 2))}}
     with pytest.raises(CheckpointError, match="do not fit"):
         build_model(wrong)
-    with pytest.raises(CheckpointError, match="not a minitorch_ser model"):
+    with pytest.raises(CheckpointError, match="'os:system' is not in the model registry"):
         build_model({**wrong, "model_class": "os:system"})
 
 

@@ -88,7 +88,9 @@ def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) 
     """Stratified random split: each class is shuffled and cut in the proportions ``fractions``.
 
     Per class with ``n_c`` clips, validation and test get ``floor(f n_c + 1/2)`` clips, at least
-    one each when their fraction is positive and ``n_c >= 3``; training gets the rest.
+    one each when their fraction is positive and ``n_c >= 3``; training gets the rest. A class
+    with fewer than 3 clips (or 3 groups) can miss validation or test: a warning names each
+    class left out of a set whose fraction is positive, since its test figures would be 0/0.
 
     With ``groups`` (e.g. ``dup_group``: copies of one recording), a group is never cut: the
     units shuffled within a class are whole groups (a group counts in the class of its first
@@ -116,9 +118,14 @@ def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) 
     ------
     ValueError
         Bad ``fractions``, or ``groups`` of another length than ``labels``.
+
+    Warns
+    -----
+    UserWarning
+        When a class is absent from validation or test although that set's fraction is > 0.
     """
     f = _check_fractions(fractions)
-    _, codes = _encode(labels)
+    classes, codes = _encode(labels)
     if groups is None:
         first = np.arange(len(codes))
     else:
@@ -154,7 +161,27 @@ def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) 
         parts["val"].append(take(0, cut_val))
         parts["test"].append(take(cut_val, cut_test))
         parts["train"].append(take(cut_test, len(units)))
-    return _pack({k: np.concatenate(v) if v else [] for k, v in parts.items()})
+    split = _pack({k: np.concatenate(v) if v else [] for k, v in parts.items()})
+    _warn_small_classes(split, codes, classes, f, grouped=groups is not None)
+    return split
+
+
+def _warn_small_classes(split: dict, codes: np.ndarray, classes, f: np.ndarray,
+                        grouped: bool) -> None:
+    """Warn, naming them, about the classes that ``random_split`` left out of validation or test
+    (a set with a positive fraction)."""
+    missing = []
+    for c, name in enumerate(classes):
+        sets = [s for s, frac in zip(SET_NAMES[1:], f[1:])
+                if frac > 0 and not np.any(codes[split[s]] == c)]
+        if sets:
+            n_c = int(np.sum(codes == c))
+            missing.append(f"class '{name}' ({n_c} clip{'s' if n_c > 1 else ''}) not in "
+                           + " or ".join(sets))
+    if missing:
+        unit = "clips or groups" if grouped else "clips"
+        warnings.warn(f"random_split: a class needs at least 3 {unit} to reach every set; "
+                      + "; ".join(missing), stacklevel=3)
 
 
 def _nearest_boundary(ends: np.ndarray, target: float, lo: int, hi: int) -> int:

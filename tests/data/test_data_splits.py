@@ -62,8 +62,17 @@ def test_random_split_seeded():
        seed=st.integers(0, 1000))
 def test_random_split_properties(sizes, val, test, seed):
     labels = np.repeat(np.arange(len(sizes)), sizes)
-    split = splits.random_split(labels, (1 - val - test, val, test), seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        split = splits.random_split(labels, (1 - val - test, val, test), seed)
     _assert_partition(split, len(labels))
+    # a warning names exactly the classes missing from a set with a positive fraction
+    missing = [c for c in range(len(sizes)) for name, frac in (("val", val), ("test", test))
+               if frac > 0 and not np.any(labels[split[name]] == c)]
+    text = " ".join(str(w.message) for w in caught)
+    for c in range(len(sizes)):
+        assert (f"class '{c}' (" in text) == (c in missing), (c, missing, text)
+    assert all(sizes[c] < 3 for c in missing), "a class with >= 3 clips reaches every set"
     for c, n_c in enumerate(sizes):
         for name, frac in (("val", val), ("test", test)):
             got = int(np.sum(labels[split[name]] == c))
@@ -73,6 +82,33 @@ def test_random_split_properties(sizes, val, test, seed):
                 expected = int(np.floor(frac * n_c + 0.5))
                 assert got == (max(expected, 1) if frac > 0 else 0), (c, name, got)
         assert np.sum(labels[split["train"]] == c) >= 1, "training keeps every class"
+
+
+def test_random_split_warns_naming_the_classes_too_small_for_every_set():
+    labels = np.repeat(["ang", "hap", "neu", "sad"], [20, 2, 1, 3])
+    with pytest.warns(UserWarning) as caught:
+        split = splits.random_split(labels, (0.8, 0.1, 0.1), seed=0)
+    assert len(caught) == 1
+    assert str(caught[0].message) == (
+        "random_split: a class needs at least 3 clips to reach every set; class 'hap' (2 clips) "
+        "not in val or test; class 'neu' (1 clip) not in val or test")
+    for c, n_val in (("ang", 2), ("sad", 1)):       # >= 3 clips: cut as before the warning
+        assert int(np.sum(labels[split["val"]] == c)) == n_val
+        assert int(np.sum(labels[split["test"]] == c)) == n_val
+    # a set with fraction 0 is not reported; 2 clips at 40% test round to 1
+    with pytest.warns(UserWarning, match=r"class 'neu' \(1 clip\) not in test$"):
+        splits.random_split(labels, (0.6, 0.0, 0.4), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        splits.random_split(np.repeat(["ang", "sad"], [20, 3]), (0.8, 0.1, 0.1), seed=0)
+
+
+def test_random_split_warning_counts_groups():
+    # 4 clips of 'hap' but only 2 recordings (groups): the groups cannot reach 3 sets
+    labels = np.array(["ang"] * 20 + ["hap"] * 4)
+    groups = np.concatenate([np.arange(20), [20, 20, 21, 21]])
+    with pytest.warns(UserWarning, match=r"at least 3 clips or groups .* class 'hap' \(4 clips\)"):
+        splits.random_split(labels, (0.5, 0.25, 0.25), seed=0, groups=groups)
 
 
 @pytest.mark.parametrize("fractions", [(0.5, 0.3, 0.3), (0.0, 0.5, 0.5), (0.9, -0.1, 0.2),
