@@ -191,7 +191,8 @@ def test_no_duplicates_no_warning(tmp_path):
 
 def test_split_csv_carries_hash_and_group(corpus, tmp_path):
     a = duplicates.annotate(corpus, None, speaker_col="speaker", progress=False)
-    split = splits.random_split(a["label"], (0.6, 0.2, 0.2), seed=0, groups=a["dup_group"])
+    with pytest.warns(UserWarning, match="not in val or test"):     # 3 recordings of 'x'
+        split = splits.random_split(a["label"], (0.6, 0.2, 0.2), seed=0, groups=a["dup_group"])
     splits.save_split(split, tmp_path / "split.csv", paths=a["path"].tolist(),
                       columns=a[["content_hash", "dup_group", "speaker_group"]])
     table = pd.read_csv(tmp_path / "split.csv", keep_default_na=False)
