@@ -30,13 +30,15 @@ from .augment import awgn, gain, peak_noise, phase_vocoder, pitch_shift, spec_au
 from .convert import db_to_power, power_to_db
 from .deltas import delta, logmel_deltas
 from .framing import frame
-from .io import AudioLoadError, fix_length, load, normalize, resample
+from .io import (AudioInfo, AudioLoadError, AudioTruncatedWarning, fix_length, info, load,
+                 normalize, resample)
 from .mel import hz_to_mel, mel_filterbank, mel_frequencies, mel_to_hz, melspectrogram
 from .stft import fft_frequencies, istft, stft
 from .windows import get_window
 
 __all__ = [
-    "AudioLoadError", "load", "resample", "fix_length", "normalize",
+    "AudioLoadError", "AudioTruncatedWarning", "AudioInfo", "info", "load", "resample",
+    "fix_length", "normalize",
     "frame", "get_window",
     "fft_frequencies", "stft", "istft",
     "hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "melspectrogram",

@@ -33,14 +33,16 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from minitorch_ser import random as mt_random
+from minitorch_ser import runs
+from minitorch_ser.cli_types import (nonnegative_float, nonnegative_int, positive_float,
+                                     positive_int)
 from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.experiment import RunSpec, prepare, run, write_config
@@ -73,6 +75,7 @@ class Config:
     out: str | None = None
     cache_dir: str = ".cache/features"
     resume: bool = False
+    overwrite: bool = False
     duplicates: str = "group"
 
 
@@ -85,7 +88,7 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--demo", action="store_true", help="run on generated audio instead")
     p.add_argument("--manifest", help="CSV with columns path,label[,speaker]: any dataset "
                                       "instead of BAVED (the target is its label column)")
-    p.add_argument("--duration", type=float, default=d.duration,
+    p.add_argument("--duration", type=positive_float, default=d.duration,
                    help="seconds every clip is padded or trimmed to")
     p.add_argument("--split", choices=["random", "speaker"], default=d.split)
     p.add_argument("--folds", type=int, default=d.folds,
@@ -95,15 +98,18 @@ def parse_args(argv=None) -> Config:
     p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
     p.add_argument("--lr", type=float, nargs="+", default=d.lr,
                    help="one value, or several for the learning-rate sweep")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--patience", type=int, default=d.patience, help="early stopping (0: off)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--copies", type=float, default=d.copies,
+    p.add_argument("--epochs", type=positive_int, default=d.epochs)
+    p.add_argument("--patience", type=nonnegative_int, default=d.patience,
+                   help="early stopping (0: off)")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument("--copies", type=nonnegative_float, default=d.copies,
                    help="noisy (AWGN 15-30 dB) copies per training clip")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=nonnegative_int, default=d.seed)
     p.add_argument("--out", help="run folder (default runs/baved_<split>_<target>)")
     p.add_argument("--cache-dir", default=d.cache_dir, help="feature cache folder")
     p.add_argument("--resume", action="store_true", help="continue interrupted runs in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in --out and start anew")
     p.add_argument("--duplicates", choices=duplicates.POLICIES, default=d.duplicates,
                    help="files with identical decoded samples: keep each group on one side of "
                         "every split (group), keep one file per group (drop), or stop (refuse)")
@@ -124,10 +130,18 @@ def resolve_data(cfg: Config) -> tuple[Path, bool]:
             return root, False
         print(f"No BAVED data at {root}.\n{GET_BAVED}\nRunning the synthetic demo instead "
               f"(generated audio: its numbers say nothing about BAVED).\n")
-    root = Path(tempfile.mkdtemp(prefix="baved_demo_"))
-    synthetic.make_dataset(root, n_speakers=8, n_words=3, clips_per=2, seed=cfg.seed)
+    # generated once into the cache folder, reused by later demo runs
+    root = Path(synthetic.demo_folder(cfg.cache_dir, "baved", synthetic.make_dataset,
+                                      n_speakers=8, n_words=3, clips_per=2, seed=cfg.seed))
     cfg.epochs, cfg.patience, cfg.copies = min(cfg.epochs, 6), 0, min(cfg.copies, 1)
     return root, True
+
+
+def run_settings(cfg: Config) -> dict:
+    """The settings that define a run (for its fingerprint): all but where things are read and
+    written and how the process was started."""
+    skip = {"data", "manifest", "out", "cache_dir", "resume", "overwrite", "lr"}
+    return {k: v for k, v in asdict(cfg).items() if k not in skip}
 
 
 def make_splits(df, labels, cfg: Config) -> list[dict]:
@@ -144,20 +158,35 @@ def make_splits(df, labels, cfg: Config) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    cfg = parse_args(argv)
+    """Run the experiment; user errors print one ``error:`` line and return 2, an interruption
+    (Ctrl-C, SIGTERM) one line with the command that continues, and returns 130 / 143."""
+    return runs.guarded(experiment_main, parse_args(argv), argv)
+
+
+def experiment_main(cfg: Config, state: dict) -> int:
     t_start = time.perf_counter()
     if cfg.manifest:
-        data = manifest.read_for_experiment(cfg.manifest, cfg.split)
+        try:
+            data = manifest.read_for_experiment(cfg.manifest, cfg.split)
+        except (FileNotFoundError, ValueError) as err:   # missing or malformed manifest
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         root, demo, dataset = Path(data.df.attrs["manifest"]), False, data.name
         df, labels, class_names = data.df, data.labels, data.class_names
         cfg.target = "label"
         out = Path(cfg.out or f"runs/{data.name}_{cfg.split}")
+        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)   # held to the end
         print(baved.eda(df, label_col="label", label_names=None, out_dir=out))
     else:
         root, demo = resolve_data(cfg)
         dataset = "synthetic" if demo else "BAVED"
         out = Path(cfg.out or f"runs/baved_{'demo' if demo else cfg.split}_{cfg.target}")
-        df = baved.read_metadata(root, errors="skip")
+        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)   # held to the end
+        try:
+            df = baved.read_metadata(root, errors="skip")
+        except (FileNotFoundError, ValueError) as err:   # a folder without BAVED clips
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(baved.eda(df, out_dir=out))
         class_names = TARGETS[cfg.target]
         values = df[cfg.target].to_numpy()
@@ -166,13 +195,18 @@ def main(argv=None) -> int:
     # recordings with the same decoded samples, found by content (cached with the features)
     df = duplicates.annotate(df.assign(_label=labels), cfg.cache_dir,
                              speaker_col="speaker" if "speaker" in df.columns else None)
-    df = duplicates.apply_policy(df, cfg.duplicates, out_dir=out, label_col="_label")
+    try:
+        df = duplicates.apply_policy(df, cfg.duplicates, out_dir=out, label_col="_label")
+    except ValueError as err:                            # --duplicates refuse
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     labels = df.pop("_label").to_numpy()
     if "speaker_group" not in df.columns:
         df["speaker_group"] = df["dup_group"].astype(str)
     present = np.unique(labels)
     if len(present) < 2:
-        print(f"error: the data holds a single {cfg.target} class; nothing to classify")
+        print(f"error: the data holds a single {cfg.target} class; nothing to classify",
+              file=sys.stderr)
         return 2
     folds = make_splits(df, labels, cfg)
 
@@ -188,21 +222,26 @@ def main(argv=None) -> int:
             train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
                                     optimizer=cfg.optimizer, lr=lr, patience=cfg.patience,
                                     seed=cfg.seed)
+            settings = {**run_settings(cfg), "lr": lr, "fold": fold_i + 1}
             spec = RunSpec(
                 model_factory=lambda k, shape: ParallelCNNLSTMAttention(
                     n_classes=k, n_mels=shape[-2], n_frames=shape[-1], attention=cfg.attention),
                 feature_config=features, train_config=train_cfg, copies=cfg.copies,
                 cache_dir=cfg.cache_dir,
-                extra_meta={"dataset": dataset, "target": cfg.target,
-                            "protocol": protocol})
+                extra_meta={"dataset": dataset, "target": cfg.target, "protocol": protocol,
+                            "fingerprint": runs.fingerprint(settings, df["content_hash"],
+                                                            labels, split)})
             run_dir = out
             if len(cfg.lr) > 1:
                 run_dir = run_dir / f"lr{lr:g}"
             if len(folds) > 1:
                 run_dir = run_dir / f"fold{fold_i + 1}"
+            if cfg.resume:                     # same data and settings, before any write
+                runs.check_resume(run_dir, spec.extra_meta["fingerprint"])
             write_config(run_dir, experiment=cfg, data=str(root), demo=demo, protocol=protocol,
                          fold=fold_i + 1, features=features, train=train_cfg)
             print(f"\n=== {protocol}, fold {fold_i + 1}/{len(folds)}, lr {lr:g} -> {run_dir}")
+            state["run_dir"] = run_dir
             if prepared is None:
                 prepared = prepare(df["path"].tolist(), labels, split, spec,
                                    groups=df["dup_group"].to_numpy())

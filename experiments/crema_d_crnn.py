@@ -38,9 +38,8 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +47,8 @@ import pandas as pd
 
 from minitorch_ser import metrics as M
 from minitorch_ser import random as mt_random
+from minitorch_ser.cli_types import nonnegative_int, positive_float, positive_int
+from minitorch_ser import runs
 from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.experiment import RunSpec, prepare, run, write_config
@@ -89,6 +90,7 @@ class Config:
     out: str | None = None
     cache_dir: str = ".cache/features"
     resume: bool = False
+    overwrite: bool = False
     duplicates: str = "group"
 
 
@@ -113,15 +115,18 @@ def parse_args(argv=None) -> Config:
                         "(default: 0.25 for lstm_reg, 0 for the others; 0: none)")
     p.add_argument("--no-oversample", dest="oversample", action="store_false",
                    help="do not oversample the minority classes of the training set")
-    p.add_argument("--duration", type=float, default=d.duration,
+    p.add_argument("--duration", type=positive_float, default=d.duration,
                    help="seconds every clip is padded or trimmed to (300 frames for 3 s)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--patience", type=int, default=d.patience, help="early stopping (0: off)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--epochs", type=positive_int, default=d.epochs)
+    p.add_argument("--patience", type=nonnegative_int, default=d.patience,
+                   help="early stopping (0: off)")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
+    p.add_argument("--seed", type=nonnegative_int, default=d.seed)
     p.add_argument("--out", help="run folder (default runs/<dataset>_<model>_<split>)")
     p.add_argument("--cache-dir", default=d.cache_dir, help="feature cache folder")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in --out and start anew")
     p.add_argument("--duplicates", choices=duplicates.POLICIES, default=d.duplicates,
                    help="files with identical decoded samples: keep each group on one side of "
                         "every split (group), keep one file per group (drop), or stop (refuse)")
@@ -161,9 +166,10 @@ def load_data(cfg: Config) -> Data:
             root = None
     demo = root is None
     if demo:
-        root = Path(tempfile.mkdtemp(prefix="crema_d_demo_"))
-        synthetic.make_crema_d(root, n_actors=6, sentences=("DFA", "IEO", "ITH", "TIE"),
-                               seed=cfg.seed)
+        # generated once into the cache folder, reused by later demo runs
+        root = Path(synthetic.demo_folder(cfg.cache_dir, "crema_d", synthetic.make_crema_d,
+                                          n_actors=6, sentences=("DFA", "IEO", "ITH", "TIE"),
+                                          seed=cfg.seed))
         cfg.epochs, cfg.patience = min(cfg.epochs, 3), 0
     df = crema_d.read_metadata(root, errors="skip")
     return Data(df, df["emotion"].to_numpy(), list(crema_d.EMOTIONS), "actor",
@@ -192,14 +198,28 @@ def write_per_class_accuracy(out: Path, class_names) -> str:
 
 def main(argv=None, model=None) -> int:
     """Run the experiment; ``model = (factory, training settings)`` replaces the paper's
-    (``paper_model(cfg.model)``), e.g. a tiny model in tests."""
-    cfg = parse_args(argv)
+    (``paper_model(cfg.model)``), e.g. a tiny model in tests. User errors print one
+    ``error:`` line and return 2; Ctrl-C / SIGTERM one line with the command that continues,
+    and return 130 / 143."""
+    return runs.guarded(lambda cfg, state: experiment_main(cfg, state, model), parse_args(argv),
+                        argv)
+
+
+def run_settings(cfg: Config) -> dict:
+    """The settings that define a run (for its fingerprint): all but where things are read and
+    written and how the process was started."""
+    skip = {"data", "manifest", "out", "cache_dir", "resume", "overwrite"}
+    return {k: v for k, v in asdict(cfg).items() if k not in skip}
+
+
+def experiment_main(cfg: Config, state: dict, model=None) -> int:
     try:
         data = load_data(cfg)
     except (FileNotFoundError, ValueError) as err:       # bad folder, names or manifest
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(cfg.out or f"runs/{data.name}_{cfg.model}_{cfg.split}")
+    state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)     # held to the end
     t_start = time.perf_counter()
     gender_col = next((c for c in ("sex", "gender") if c in data.df.columns), None)
     print(baved.eda(data.df, label_col="label" if cfg.manifest else "emotion",
@@ -243,13 +263,19 @@ def main(argv=None, model=None) -> int:
     spec = RunSpec(model_factory=factory, feature_config=features, train_config=train_cfg,
                    copies=cfg.augment, wave_augment=wave_aug, feature_augment=spec_aug,
                    oversample=cfg.oversample, cache_dir=cfg.cache_dir,
-                   extra_meta={"dataset": data.name, "model": cfg.model, "protocol": protocol})
+                   extra_meta={"dataset": data.name, "model": cfg.model, "protocol": protocol,
+                               "fingerprint": runs.fingerprint(run_settings(cfg),
+                                                               data.df["content_hash"],
+                                                               data.labels, split)})
+    if cfg.resume:                                 # same data and settings, before any write
+        runs.check_resume(out, spec.extra_meta["fingerprint"])
     write_config(out, experiment=cfg, data=data.source, demo=data.demo, protocol=protocol,
                  class_names=data.class_names, features=features, train=train_cfg,
                  wave_augment=wave_aug, feature_augment=spec_aug)
     print(f"\n=== {data.name} | model {cfg.model} (Figure {PAPER[cfg.model]['figure']}) | "
           f"{protocol} -> {out}")
     paths = data.df["path"].tolist()
+    state["run_dir"] = out
     prepared = prepare(paths, data.labels, split, spec, groups=data.df["dup_group"].to_numpy())
     metrics = run(paths, data.labels, data.class_names, split, spec, out, resume=cfg.resume,
                   prepared=prepared, content=data.df)

@@ -1,4 +1,5 @@
-"""Command line of a trained model: ``python -m minitorch_ser {predict, stream, explain}``.
+"""Command line of a trained model: ``python -m minitorch_ser {predict, stream, explain,
+convert}``.
 
 Usage::
 
@@ -15,12 +16,25 @@ Usage::
     # attention weights over time (and, with matplotlib, a PNG of them under the log-mel)
     python -m minitorch_ser explain runs/baved_random a.wav --png a_attention.png
 
+    # rewrite a pickle checkpoint of an older minitorch-ser (unpickling runs code: only for
+    # files you trust) in the current arrays-and-JSON format, in place or to NEW
+    python -m minitorch_ser convert runs/old_run/best.ckpt --trusted
+    python -m minitorch_ser convert old.ckpt new.ckpt --trusted
+    python -m minitorch_ser convert runs/old_run --trusted        # every *.ckpt of a run folder
+
 RUN_DIR_OR_CHECKPOINT is a run folder (its ``best.ckpt`` is read) or a checkpoint file.
 
 Exit status: 0 when everything was predicted; 1 when an input could not be read (``predict``
 still predicts every other file, and reports each failure by name on standard error and, with
-``--json``, as an ``{"file", "error"}`` entry); 2 for a bad command line or an unusable
-checkpoint (the message says what differs).
+``--json``, as an ``{"file", "error"}`` entry) or an output (``--csv``, ``--npz``, ``--png``)
+could not be written (missing folders are created); 2 for a bad command line, an unusable
+checkpoint (the message says what differs), or ``stream -`` receiving no samples.
+
+A file that decodes shorter than its header declares (cut short) is used as far as it decodes,
+with a ``warning:`` line naming it; the durations reported are those of the decoded samples.
+
+``convert`` exits with 0 when every file was converted or was already in the current format,
+and 2 without ``--trusted`` or for a file it cannot convert (the message says why).
 
 ``predict`` sees each file as training saw its clips: shorter ones zero-padded, longer ones
 trimmed to the training clip length (a note on standard error names those); ``stream`` is the
@@ -31,16 +45,22 @@ way to follow a longer recording. Its windows and the padding of the last one ar
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import itertools
 import json
+import os
 import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 
 from dsp import AudioLoadError
 
 from . import plots
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, convert_legacy, is_pickle, load_checkpoint
+from .cli_types import positive_int
 from .inference import Predictor, StreamStats, read_pcm16
 
 
@@ -64,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="window length in seconds (default: the training clip length)")
     s.add_argument("--hop", type=float, default=0.5, help="seconds between windows (0.5)")
     s.add_argument("--csv", metavar="OUT", help="also write the timeline to this CSV file")
-    s.add_argument("--sr", type=int, default=None,
+    s.add_argument("--sr", type=positive_int, default=None,
                    help="sample rate of the PCM on standard input (default: the checkpoint's)")
 
     e = sub.add_parser("explain", help="attention weights over time of one file")
@@ -73,6 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--png", metavar="OUT", help="write the log-mel and the weights as a PNG "
                                                 "(needs matplotlib)")
     e.add_argument("--npz", metavar="OUT", help="write mel, weights and step times as .npz")
+
+    c = sub.add_parser("convert", help="rewrite a pickle checkpoint of an older version in the "
+                                       "current format (only for files you trust)")
+    c.add_argument("old", metavar="OLD", help="pickle checkpoint, or a run folder (each of its "
+                                              "*.ckpt is converted in place)")
+    c.add_argument("new", metavar="NEW", nargs="?", default=None,
+                   help="where to write (default: replace OLD once the new file is complete)")
+    c.add_argument("--trusted", action="store_true",
+                   help="required: reading the old format unpickles the file, which runs any "
+                        "code its author put in it")
     return parser
 
 
@@ -85,6 +115,8 @@ def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr
     args = build_parser().parse_args(argv)
+    if args.command == "convert":
+        return _convert(args, stdout, stderr)
     try:
         predictor = Predictor.load(args.checkpoint)
     except CheckpointError as err:
@@ -101,7 +133,8 @@ def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
 
 # ==================================================================================== predict
 def _predict(predictor: Predictor, args, stdout, stderr) -> int:
-    results = predictor.predict_files(args.files)
+    with _warnings_to(stderr):              # e.g. a truncated file: what decoded is used
+        results = predictor.predict_files(args.files)
     for r in results:
         if not r.ok:
             print(f"error: {_named(r)}", file=stderr)
@@ -153,26 +186,36 @@ def _stream(predictor: Predictor, args, stdin, stdout, stderr) -> int:
               file=stderr)
         return 2
     stats = StreamStats()
+    sr = predictor.feature_config.sr if args.sr is None else args.sr
     try:
-        if live:
-            sr = predictor.feature_config.sr if args.sr is None else args.sr
-            # read one hop at a time: a window is scored as soon as its last sample arrives
-            chunk = max(1, int(round(args.hop * sr)))
-            windows = predictor.stream(read_pcm16(stdin, chunk), window=args.window,
-                                       hop=args.hop, sr=sr, stats=stats)
-        else:
-            windows = predictor.stream(args.file, window=args.window, hop=args.hop, stats=stats)
+        with _warnings_to(stderr):
+            if live:
+                # read one hop at a time: a window is scored as soon as its last sample arrives
+                chunk = max(1, int(round(args.hop * sr)))
+                windows = predictor.stream(read_pcm16(stdin, chunk), window=args.window,
+                                           hop=args.hop, sr=sr, stats=stats)
+            else:
+                windows = predictor.stream(args.file, window=args.window, hop=args.hop,
+                                           stats=stats)
+            first = next(windows, None)    # for live input: wait for the first full window
     except AudioLoadError as err:
         print(f"error: {err}", file=stderr)
         return 1
     except ValueError as err:          # window, hop or --sr out of range
         print(f"error: {err}", file=stderr)
         return 2
-    try:
-        out = open(args.csv, "w", newline="") if args.csv else None
-    except OSError as err:
-        print(f"error: cannot write the CSV: {err}", file=stderr)
-        return 1
+    if first is None:                  # a file holds samples (dsp.load checks); stdin may not
+        print(f"error: standard input: no samples were received; stream - expects raw 16-bit "
+              f"little-endian mono PCM at {sr} Hz (set the rate with --sr), e.g. "
+              f"arecord -q -f S16_LE -c 1 -r {sr} -t raw | python -m minitorch_ser stream "
+              f"{args.checkpoint} -", file=stderr)
+        return 2
+    windows = itertools.chain([first], windows)
+    out = None
+    if args.csv:
+        out, failed = _save(args.csv, lambda: open(args.csv, "w", newline=""), stderr)
+        if failed:
+            return 1
     width = max(len(n) for n in names) + 2
     cols = [max(len(n), 5) for n in names]
     print(f"{'start_s':>8} {'end_s':>8}  {'label':<{width}}"
@@ -200,7 +243,8 @@ def _stream(predictor: Predictor, args, stdin, stdout, stderr) -> int:
 # ==================================================================================== explain
 def _explain(predictor: Predictor, args, stdout, stderr) -> int:
     try:
-        ex = predictor.explain(args.file)
+        with _warnings_to(stderr):
+            ex = predictor.explain(args.file)
     except AudioLoadError as err:
         print(f"error: {err}", file=stderr)
         return 1
@@ -222,17 +266,96 @@ def _explain(predictor: Predictor, args, stdout, stderr) -> int:
     for t, (a, b, w) in enumerate(zip(ex.step_start_s, ex.step_end_s, ex.weights)):
         bar = "#" * int(round(40 * w / top)) if top > 0 else ""
         print(f"{t:4d} {a:8.3f} {b:8.3f} {w:8.4f} {bar}", file=stdout)
+    status = 0
     if args.npz:
-        np.savez(args.npz, mel=ex.mel, weights=ex.weights, step_start_s=ex.step_start_s,
-                 step_end_s=ex.step_end_s, probabilities=r.probabilities,
-                 class_names=np.array(r.class_names), hop_seconds=ex.hop_seconds)
-        print(f"wrote {args.npz}", file=stderr)
+        path = args.npz if args.npz.endswith(".npz") else args.npz + ".npz"  # as np.savez names it
+        _, failed = _save(path, lambda: np.savez(
+            path, mel=ex.mel, weights=ex.weights, step_start_s=ex.step_start_s,
+            step_end_s=ex.step_end_s, probabilities=r.probabilities,
+            class_names=np.array(r.class_names), hop_seconds=ex.hop_seconds), stderr)
+        if not failed:
+            print(f"wrote {path}", file=stderr)
+        status = max(status, failed)
     if args.png:
-        written = plots.spectrogram_with_weights(ex.mel, ex.weights, args.png, ex.hop_seconds,
-                                                 title=f"{r.source}: {r.label}")
-        if written is None:
+        written, failed = _save(args.png, lambda: plots.spectrogram_with_weights(
+            ex.mel, ex.weights, args.png, ex.hop_seconds, title=f"{r.source}: {r.label}"), stderr)
+        status = max(status, failed)
+        if not failed and written is None:
             print("note: matplotlib is not installed; no PNG written "
                   "(pip install matplotlib, or use --npz for the numbers)", file=stderr)
-        else:
+        elif not failed:
             print(f"wrote {written}", file=stderr)
-    return 0
+    return status
+
+
+# ===================================================================================== output
+@contextlib.contextmanager
+def _warnings_to(stderr):
+    """Print the warnings raised inside the block as ``warning: <message>`` lines on ``stderr``
+    (e.g. ``dsp.io.AudioTruncatedWarning``: a file cut short, of which what decoded is used)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                print(f"warning: {w.message}", file=stderr)
+
+
+def _save(path: str, save, stderr) -> tuple[object, int]:
+    """Create the folder an output file goes into, then call ``save()``.
+
+    Returns ``(save's result, 0)``, or ``(None, 1)`` after printing ``error: cannot write
+    <path>: <reason>`` on ``stderr`` when the folder or the file cannot be written.
+    """
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        return save(), 0
+    except OSError as err:
+        print(f"error: cannot write {path}: {err}", file=stderr)
+        return None, 1
+
+
+# ==================================================================================== convert
+def _convert(args, stdout, stderr) -> int:
+    """Convert OLD (a file, or every ``*.ckpt`` of a run folder) from the pickle format."""
+    if not args.trusted:
+        print(f"error: not converting {args.old}: reading the old checkpoint format unpickles "
+              f"the file, and a pickle can run any code when read. If you trust the file (you "
+              f"or a source you trust wrote it), run the command again with --trusted",
+              file=stderr)
+        return 2
+    old = Path(args.old)
+    if old.is_dir():
+        if args.new is not None:
+            print(f"error: {old} is a folder, converted in place; NEW applies to one file",
+                  file=stderr)
+            return 2
+        sources = sorted(old.glob("*.ckpt"))
+        if not sources:
+            print(f"error: {old} holds no *.ckpt file", file=stderr)
+            return 2
+    else:
+        sources = [old]
+    status = 0
+    for src in sources:
+        dst = src if args.new is None else Path(args.new)
+        try:
+            if src.is_file() and not _starts_like_pickle(src):
+                load_checkpoint(src)               # refuses what is not a current checkpoint
+                unwritten = "" if dst == src else f"; {dst} not written"
+                print(f"{src}: already in the current format, left as it is{unwritten}",
+                      file=stdout)
+                continue
+            convert_legacy(src, dst, trusted=True)
+        except (CheckpointError, OSError) as err:
+            print(f"error: {err}", file=stderr)
+            status = 2
+            continue
+        print(f"{src}: converted, wrote {dst}", file=stdout)
+    return status
+
+
+def _starts_like_pickle(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return is_pickle(f.read(2))

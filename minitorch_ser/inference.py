@@ -64,7 +64,6 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
-import soundfile
 
 import dsp
 

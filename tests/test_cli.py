@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import dsp
 from minitorch_ser import cli, plots
 from minitorch_ser.inference import Predictor
 
@@ -83,6 +84,42 @@ def test_predict_table_marks_errors_and_notes_trimmed_files(tiny, tmp_path):
     assert status == 1
     assert f"{tmp_path / 'gone.wav'}  ERROR: no such file" in out
     assert f"note: {long} lasts 6.00 s; the model saw its first 2.1 s" in err
+
+
+def _flac(path, pcm, total_samples=None):
+    """Write 16-bit ``pcm`` as a FLAC at SR; optionally patch STREAMINFO's 36-bit total-samples
+    field (low 4 bits of file byte 21, then bytes 22..25: after "fLaC", the 4-byte block
+    header and 13 bytes of STREAMINFO) to ``total_samples``, as streaming encoders leave it."""
+    sf.write(path, pcm, SR, format="FLAC", subtype="PCM_16")
+    if total_samples is not None:
+        raw = bytearray(path.read_bytes())
+        assert raw[:4] == b"fLaC" and raw[4] & 0x7F == 0                 # STREAMINFO first
+        assert ((raw[21] & 0x0F) << 32) | int.from_bytes(raw[22:26], "big") == len(pcm)
+        raw[21] = (raw[21] & 0xF0) | (total_samples >> 32)
+        raw[22:26] = (total_samples & 0xFFFFFFFF).to_bytes(4, "big")
+        path.write_bytes(bytes(raw))
+    return path
+
+
+def test_predict_reports_the_decoded_duration_not_the_headers(tiny, tmp_path):
+    streamed = _flac(tmp_path / "streamed.flac", tiny["pcm"], total_samples=0)  # 6.0 s
+    whole = _flac(tmp_path / "whole.flac", tiny["pcm"])
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[:len(whole.read_bytes()) // 3])
+    with pytest.warns(dsp.io.AudioTruncatedWarning):
+        y_cut, _ = dsp.load(cut)
+    status, out, err = call("predict", tiny["run"], streamed, cut, "--json")
+    assert status == 0
+    first, second = json.loads(out)["results"]
+    assert first["duration_s"] == pytest.approx(6.0) and first["trimmed"] is True
+    assert f"note: {streamed} lasts 6.00 s" in err
+    assert second["duration_s"] == pytest.approx(len(y_cut) / SR) and len(y_cut) < 2 * SR
+    assert f"warning: {cut}: decoding stopped at {len(y_cut) / SR:.3f} s" in err
+    # the model saw what decoded: the same prediction as for those samples in memory
+    ref = tiny["predictor"].predict_waves([y_cut], SR)[0]
+    assert second["label"] == ref.label
+    assert list(second["probabilities"].values()) == pytest.approx(ref.probabilities.tolist(),
+                                                                   abs=1e-6)
 
 
 def test_unusable_checkpoint_exits_2_with_the_reason(tiny, tmp_path):
@@ -167,6 +204,30 @@ def test_stream_bad_settings_exit_2(tiny, argv, message):
     assert status == 2 and message in err
 
 
+@pytest.mark.parametrize("data", [b"", b"\x01"], ids=["nothing", "one byte"])
+def test_stream_empty_stdin_exits_2_saying_no_samples_arrived(tiny, tmp_path, data):
+    status, out, err = call("stream", tiny["run"], "-", "--csv", tmp_path / "t.csv",
+                            stdin=io.BytesIO(data))
+    assert status == 2 and out == ""
+    assert err.startswith("error: standard input: no samples were received")
+    assert "16-bit little-endian mono PCM at 16000 Hz" in err
+    assert not (tmp_path / "t.csv").exists()
+
+
+def test_stream_sr_must_be_positive(tiny, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        call("stream", tiny["run"], "-", "--sr", "0", stdin=io.BytesIO(b""))
+    assert exit_info.value.code == 2
+    assert "argument --sr: 0 is not an integer >= 1" in capsys.readouterr().err
+
+
+def test_stream_csv_into_a_missing_folder_creates_it(tiny, tmp_path):
+    target = tmp_path / "new" / "deeper" / "t.csv"
+    status, out, err = call("stream", tiny["run"], tiny["talk"], "--csv", target)
+    assert status == 0
+    assert len(read_csv(target)) == 9
+
+
 def test_stream_unreadable_file_exits_1(tiny, tmp_path):
     status, out, err = call("stream", tiny["run"], tmp_path / "nothing.wav")
     assert status == 1 and "nothing.wav: no such file" in err
@@ -194,6 +255,27 @@ def test_explain_prints_weights_that_sum_to_one(tiny, tmp_path):
     else:
         assert not (tmp_path / "x.png").exists()
         assert "matplotlib is not installed; no PNG written" in err
+
+
+def test_explain_writes_into_missing_folders(tiny, tmp_path):
+    path = tiny["paths"][1]
+    npz, png = tmp_path / "a" / "b" / "weights", tmp_path / "c" / "d" / "w.png"
+    status, out, err = call("explain", tiny["run"], path, "--npz", npz, "--png", png)
+    assert status == 0
+    saved = np.load(f"{npz}.npz")                                   # np.savez adds .npz
+    assert f"wrote {npz}.npz" in err
+    assert saved["weights"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert png.parent.is_dir()
+    assert png.is_file() == plots.available()
+
+
+def test_explain_output_that_cannot_be_written_exits_1(tiny, tmp_path):
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    target = tmp_path / "blocker" / "x.npz"
+    status, out, err = call("explain", tiny["run"], tiny["paths"][1], "--npz", target)
+    assert status == 1
+    assert out.startswith(f"{tiny['paths'][1]}: ")                   # the explanation came first
+    assert f"error: cannot write {target}: " in err
 
 
 def test_explain_unreadable_file_exits_1(tiny, tmp_path):

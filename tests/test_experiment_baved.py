@@ -106,3 +106,66 @@ def test_a_diverging_learning_rate_is_reported_and_the_sweep_goes_on(script, dat
     summary = json.loads((out / "summary.json").read_text())
     assert [("diverged" in r, r["lr"]) for r in summary["runs"]] == [(False, 0.001), (True, 0.1)]
     assert "diverged (non-finite loss" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------- user errors
+@pytest.mark.parametrize("text, message", [
+    ("path,label\nclip.wav,a\nclip2.wav,b,extra\n", "line 3: 3 field(s) where the header has 2"),
+    ("file,label\nclip.wav,a\n", "lacks the column(s) ['path']"),
+    ("path,label\nnope.wav,a\nnope2.wav,b\n", "2 of 2 file(s) listed in manifest"),
+])
+def test_a_bad_manifest_is_one_error_line_and_exit_2(script, tmp_path, capsys, text, message):
+    m = tmp_path / "bad.csv"
+    m.write_text(text)
+    rc = script.main(["--manifest", str(m), "--out", str(tmp_path / "run"),
+                      "--cache-dir", str(tmp_path / "cache")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(m) in err and message in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_manifest_is_one_error_line_and_exit_2(script, tmp_path, capsys):
+    rc = script.main(["--manifest", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "r")])
+    assert rc == 2
+    absent = str(tmp_path / "absent.csv")
+    assert capsys.readouterr().err == f"error: manifest {absent!r} does not exist\n"
+
+
+def test_a_folder_without_baved_clips_is_one_error_line_and_exit_2(script, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    rc = script.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no BAVED clips found under {str(tmp_path / 'empty')!r}")
+
+
+class _Stop(Exception):
+    """Raised by a stand-in to end the script once the data is read."""
+
+
+def test_a_spreadsheet_manifest_is_read_by_the_script(script, data, tmp_path, monkeypatch):
+    # what Excel on Windows saves: cp1252 ("Ärger"), CRLF, semicolons, backslash paths
+    df = baved.read_metadata(data / "audio")
+    folder = Path(df["path"][0]).parents[1]
+    rel = [str(Path(p).relative_to(folder)).replace("/", "\\") for p in df["path"]]
+    labels = np.where(df["gender"] == "m", "Ärger", "neutral")
+    text = "path;label;speaker\r\n" + "".join(f"{p};{lab};{s}\r\n"
+                                               for p, lab, s in zip(rel, labels, df["speaker"]))
+    m = folder / "excel.csv"
+    m.write_bytes(text.encode("cp1252"))
+    seen = {}
+
+    def stop(df_, labels_, cfg):
+        seen.update(paths=df_["path"].tolist(), labels=labels_)
+        raise _Stop
+
+    monkeypatch.setattr(script, "make_splits", stop)
+    with pytest.warns(UserWarning, match="is not UTF-8; read it as cp1252"):
+        with pytest.raises(_Stop):
+            script.main(["--manifest", str(m), "--out", str(tmp_path / "run"),
+                         "--cache-dir", str(tmp_path / "cache")])
+    assert sorted(seen["paths"]) == sorted(df["path"])
+    names = ["neutral", "Ärger"]                                 # the sorted class names
+    by_path = dict(zip(df["path"], labels))
+    assert [names[k] for k in seen["labels"]] == [by_path[p] for p in seen["paths"]]

@@ -46,7 +46,8 @@ import numpy as np
 import dsp
 
 # Bump when the meaning of the computed features changes, to invalidate old cache files.
-FEATURES_VERSION = 1
+# 2: dsp.load reads pipe-written WAVs and streamed FLACs it used to skip as unreadable.
+FEATURES_VERSION = 2
 DEFAULT_CACHE_DIR = os.path.join(".cache", "features")
 
 

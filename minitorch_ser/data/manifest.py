@@ -20,16 +20,29 @@ order does not depend on the row order. The run stores the names (the checkpoint
 **Audio.** Any format ``soundfile`` reads, any sample rate (resampled on load), any duration
 (padded with zeros or trimmed to the feature configuration's duration).
 
-**Checks** (``read_manifest``; each error lists every offending row by its CSV line, the header
-being line 1): a missing manifest, a missing ``path`` or ``label`` column, no rows, empty
+**As spreadsheets save it.** The text may be UTF-8 (with or without a byte-order mark),
+UTF-16 with a byte-order mark, or Windows' cp1252 (e.g. a label ``Ärger`` saved by Excel;
+read with a warning, since that encoding is a guess); lines may end in CRLF; fields may be
+separated by ``,``, ``;`` (spreadsheets in locales with a decimal comma) or a tab, found by
+``csv.Sniffer`` and confirmed by the header. A path written with Windows backslashes
+(``Actor_01\\a.wav``) that does not exist as written is read with ``/`` instead. Lines that are
+empty, or whose cells are all empty (a spreadsheet's blank rows), are skipped.
+
+**Checks** (``read_manifest``; each error names the manifest and every offending row by its
+line in the file, the header being line 1): a missing manifest, undecodable text, a missing
+``path`` or ``label`` column, a row with more or fewer fields than the header, no rows, empty
 ``path``, ``label`` or ``speaker`` cells, files that do not exist (all of them in one error),
 the same file listed twice (it could land in training and test), and a single class.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import os
 import re
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -38,6 +51,8 @@ import pandas as pd
 REQUIRED_COLUMNS = ("path", "label")
 TEXT_COLUMNS = ("path", "label", "speaker")
 _INTEGER = re.compile(r"^[+-]?\d+$")
+DELIMITERS = (",", ";", "\t")
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
 class ManifestData(NamedTuple):
@@ -61,9 +76,155 @@ class ManifestData(NamedTuple):
     name: str
 
 
-def _lines(rows) -> str:
-    """CSV line numbers of 0-based data rows (header = line 1)."""
-    return ", ".join(str(int(r) + 2) for r in rows)
+def _lines(line_of, rows) -> str:
+    """The file's line numbers (``line_of[r]``) of 0-based data rows ``rows``, comma-separated."""
+    return ", ".join(str(int(line_of[r])) for r in rows)
+
+
+def read_text(csv_path) -> tuple[str, str]:
+    """The text of a manifest and the encoding it was read with.
+
+    A UTF-8 byte-order mark means UTF-8 (``utf-8-sig``), a UTF-16 one UTF-16; without a mark
+    the bytes are UTF-8 if they decode as such, else cp1252 (what Excel on Windows writes as
+    "CSV"), with a ``UserWarning`` naming the file and the encoding, since that is a guess.
+
+    Parameters
+    ----------
+    csv_path : str
+        The manifest (absolute path).
+
+    Returns
+    -------
+    text : str
+        Line endings untouched (the ``csv`` module reads LF, CRLF and CR).
+    encoding : str
+        ``"utf-8-sig"``, ``"utf-16"``, ``"utf-8"`` or ``"cp1252"``.
+
+    Raises
+    ------
+    ValueError
+        Zero bytes in a file without a byte-order mark (UTF-16 without one), or bytes that are
+        neither UTF-8 nor cp1252; the message names the file, the line and the fix.
+    """
+    with open(csv_path, "rb") as fh:
+        raw = fh.read()
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw.decode("utf-8-sig"), "utf-8-sig"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as err:
+            raise ValueError(f"manifest {csv_path} starts with a UTF-16 byte-order mark but is "
+                             f"not valid UTF-16 ({err.reason} at byte {err.start}); save it "
+                             f"again as CSV UTF-8") from err
+    if b"\0" in raw:
+        line = raw[:raw.index(b"\0")].count(b"\n") + 1
+        raise ValueError(f"manifest {csv_path} holds zero bytes (first on line {line}): it looks "
+                         f"like UTF-16 without a byte-order mark; save it as CSV UTF-8")
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ValueError(f"manifest {csv_path} is neither UTF-8 nor cp1252: byte "
+                         f"{raw[err.start]:#04x} on line {line} is undefined in both; save it "
+                         f"as CSV UTF-8") from err
+    warnings.warn(f"manifest {csv_path} is not UTF-8; read it as cp1252 (Windows Western "
+                  f"European). If labels or paths look wrong, save it as CSV UTF-8",
+                  UserWarning, stacklevel=3)
+    return text, "cp1252"
+
+
+def sniff_delimiter(text: str) -> str:
+    """The field separator of a manifest: ``,``, ``;`` or a tab.
+
+    ``csv.Sniffer`` proposes one from the first lines (restricted to those three); the choice
+    is kept if the header it splits holds ``path`` and ``label``, else the first separator
+    that does is taken. When none does, the sniffed one (or ``,``) is returned and the header
+    check of ``read_manifest`` reports the columns.
+
+    Parameters
+    ----------
+    text : str
+        The manifest's text.
+
+    Returns
+    -------
+    str
+        One of ``DELIMITERS``.
+    """
+    lines = text.splitlines()
+    try:
+        sniffed = csv.Sniffer().sniff("\n".join(lines[:50]), "".join(DELIMITERS)).delimiter
+    except csv.Error:                   # a single column, or no consistent separator
+        sniffed = ","
+    header = next((line for line in lines if line.strip("".join(DELIMITERS) + " ")), "")
+    for delimiter in (sniffed, *(d for d in DELIMITERS if d != sniffed)):
+        names = [c.strip() for c in next(csv.reader([header], delimiter=delimiter), [])]
+        if all(c in names for c in REQUIRED_COLUMNS):
+            return delimiter
+    return sniffed
+
+
+def _parse(text: str, delimiter: str, csv_path: str) -> tuple[list, int, list, list]:
+    """Split a manifest into its header, the header's line, the rows and each row's line.
+
+    Line numbers count the file's lines from 1; a row's is the line where it starts (a quoted
+    cell may hold a line break). Empty lines and rows whose cells are all empty are skipped.
+
+    Raises
+    ------
+    ValueError
+        A row with another number of fields than the header (file, line, counts and the fix).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter,
+                        skipinitialspace=True)
+    header, header_line, rows, lines = None, 0, [], []
+    previous = 0                                     # reader.line_num after the last record
+    try:
+        for fields in reader:
+            first_line, previous = previous + 1, reader.line_num
+            if not any(f.strip() for f in fields):
+                continue
+            if header is None:
+                header, header_line = [f.strip() for f in fields], first_line
+                continue
+            if len(fields) != len(header):
+                name = _DELIMITER_NAMES[delimiter]
+                raise ValueError(
+                    f"manifest {csv_path}, line {first_line}: {len(fields)} field(s) where the "
+                    f"header has {len(header)} ({', '.join(header)}), separated by {name}s "
+                    f"{delimiter!r}. Put double quotes around a value that contains a "
+                    f"{name}, or remove the extra or add the missing fields")
+            rows.append(fields)
+            lines.append(first_line)
+    except csv.Error as err:            # e.g. a quote left open up to the end of the file
+        raise ValueError(f"manifest {csv_path}, line {reader.line_num}: {err}; check the "
+                         f"double quotes on that line") from err
+    return header, header_line, rows, lines
+
+
+def _infer(values: pd.Series) -> pd.Series:
+    """An extra column as pandas would read it: numbers if every non-empty cell is one,
+    else text; empty cells are missing (NaN)."""
+    values = values.where(values.str.strip() != "", np.nan)
+    try:
+        return pd.to_numeric(values)
+    except (ValueError, TypeError):
+        return values
+
+
+def _resolve(folder: str, path: str) -> str:
+    """Absolute, normalized ``path`` relative to ``folder``; Windows backslashes become ``/``
+    when the path does not exist as written (on Windows both are separators already)."""
+    resolved = os.path.normpath(os.path.join(folder, os.path.expanduser(path)))
+    if os.sep == "/" and "\\" in path and not os.path.exists(resolved):
+        resolved = os.path.normpath(os.path.join(folder, os.path.expanduser(
+            path.replace("\\", "/"))))
+    return resolved
 
 
 def sort_labels(values) -> list[str]:
@@ -99,52 +260,71 @@ def read_manifest(csv_path, check_files: bool = True) -> tuple[pd.DataFrame, lis
     FileNotFoundError
         The manifest itself does not exist.
     ValueError
-        A required column is missing, the manifest has no rows, cells are empty, files are
-        missing or repeated, or there is a single class; the message lists the rows.
+        The text decodes in no supported encoding, a required column is missing or a column
+        is named twice, a row has another number of fields than the header, the manifest has
+        no rows, cells are empty, files are missing or repeated, or there is a single class;
+        the message names the manifest and the lines.
+
+    Warns
+    -----
+    UserWarning
+        The manifest is not UTF-8 and was read as cp1252 (``read_text``).
     """
     csv_path = os.path.abspath(os.fspath(csv_path))
     if not os.path.isfile(csv_path):
         raise FileNotFoundError(f"manifest {csv_path!r} does not exist")
-    try:
-        # only empty cells are missing values: a label such as "NA" or "None" stays text
-        df = pd.read_csv(csv_path, dtype={c: str for c in TEXT_COLUMNS},
-                         keep_default_na=False, na_values=[""], skipinitialspace=True)
-    except pd.errors.EmptyDataError:
+    text, _ = read_text(csv_path)
+    delimiter = sniff_delimiter(text)
+    header, header_line, rows, line_of = _parse(text, delimiter, csv_path)
+    if header is None:
         raise ValueError(f"manifest {csv_path} is empty: it needs a header line "
-                         "'path,label[,speaker,...]' and one row per clip") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+                         "'path,label[,speaker,...]' and one row per clip")
+    header = [c or f"Unnamed: {k}" for k, c in enumerate(header)]    # as pandas names them
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise ValueError(f"manifest {csv_path}, line {header_line}: the header names the "
+                         f"column(s) {twice} more than once; rename or remove the copies")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ValueError(f"manifest {csv_path} lacks the column(s) {missing}; it has "
-                         f"{list(df.columns)}. Expected a header 'path,label[,speaker,...]'.")
-    if len(df) == 0:
+                         f"{header}. Expected a header 'path,label[,speaker,...]' with the "
+                         f"fields separated by commas, semicolons or tabs.")
+    if not rows:
         raise ValueError(f"manifest {csv_path} has a header but no rows")
+    df = pd.DataFrame(rows, columns=header, dtype=object)
     folder = os.path.dirname(csv_path)
-    for col in (c for c in TEXT_COLUMNS if c in df.columns):
-        text = df[col].fillna("").astype(str).str.strip()
-        empty = np.flatnonzero(text.to_numpy() == "")
+    for col in header:
+        if col not in TEXT_COLUMNS:
+            df[col] = _infer(df[col])
+            continue
+        # only empty cells are missing: a label such as "NA" or "None" stays text
+        text_cells = df[col].astype(str).str.strip()
+        empty = np.flatnonzero(text_cells.to_numpy() == "")
         if len(empty):
             raise ValueError(f"manifest {csv_path}: empty {col!r} cell(s) on line(s) "
-                             f"{_lines(empty)}")
-        df[col] = text
-    df["path"] = [os.path.normpath(os.path.join(folder, os.path.expanduser(p)))
-                  for p in df["path"]]
+                             f"{_lines(line_of, empty)}")
+        df[col] = text_cells
+    written = df["path"].tolist()
+    df["path"] = [_resolve(folder, p) for p in written]
     repeated = df["path"].duplicated(keep=False).to_numpy()
     if repeated.any():
         groups = df.index[repeated].to_series().groupby(df["path"][repeated]).apply(list)
-        listing = "\n  ".join(f"lines {_lines(rows)}: {p}" for p, rows in groups.items())
+        listing = "\n  ".join(f"lines {_lines(line_of, rows)}: {p}" for p, rows in groups.items())
         raise ValueError(f"manifest {csv_path} lists {len(groups)} file(s) more than once "
                          f"(a repeated clip could be in training and in test):\n  {listing}")
     if check_files:
         absent = [i for i, p in enumerate(df["path"]) if not os.path.isfile(p)]
         if absent:
-            listing = "\n  ".join(f"line {i + 2}: {df['path'][i]}" for i in absent)
+            listing = "\n  ".join(f"line {line_of[i]}: {df['path'][i]}" for i in absent)
+            slashes = (" (paths written with backslashes were also tried with '/')"
+                       if any("\\" in written[i] for i in absent) else "")
             raise ValueError(f"{len(absent)} of {len(df)} file(s) listed in manifest {csv_path} "
-                             f"do not exist (relative paths are read from {folder}):\n  {listing}")
+                             f"do not exist (relative paths are read from {folder}){slashes}:"
+                             f"\n  {listing}")
     class_names = sort_labels(df["label"])
     if len(class_names) < 2:
-        raise ValueError(f"manifest {csv_path}: all {len(df)} rows (lines {_lines([0])}-"
-                         f"{_lines([len(df) - 1])}) have the label {class_names[0]!r}; a "
+        raise ValueError(f"manifest {csv_path}: all {len(df)} rows (lines {line_of[0]}-"
+                         f"{line_of[-1]}) have the label {class_names[0]!r}; a "
                          "classifier needs at least 2 classes")
     index = {name: k for k, name in enumerate(class_names)}
     df["y"] = df["label"].map(index).astype(np.int64)

@@ -1,6 +1,8 @@
 """Datasets from CSV manifests: paths, classes, and every kind of bad manifest."""
 
+import codecs
 import os
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -99,6 +101,105 @@ def test_bad_manifests_raise_naming_the_rows(corpus, text, pattern):
     m = _write(corpus / "bad.csv", text)
     with pytest.raises(ValueError, match=pattern):
         manifest.read_manifest(m)
+
+
+# ------------------------------------------------------------------ as spreadsheets save it
+
+def _quietly(csv_path):
+    """``read_manifest`` with every warning turned into an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return manifest.read_manifest(csv_path)
+
+
+def test_cp1252_with_crlf_is_read_with_a_warning_naming_the_encoding(corpus):
+    text = ("path,label,speaker\r\ns1/a.wav,Ärger,s1\r\ns1/b.wav,Freude,s1\r\n"
+            "s2/c.wav,Ärger,s2\r\n")
+    m = corpus / "excel.csv"
+    m.write_bytes(text.encode("cp1252"))                 # "Ä" is the single byte 0xC4
+    with pytest.warns(UserWarning, match=f"manifest {m} is not UTF-8; read it as cp1252"):
+        df, class_names = manifest.read_manifest(m)
+    assert class_names == ["Freude", "Ärger"]
+    assert df["label"].tolist() == ["Ärger", "Freude", "Ärger"]
+    assert df["speaker"].tolist() == ["s1", "s1", "s2"]  # no "\r" left on the last column
+    assert df["path"].tolist() == [str(corpus / p) for p in ("s1/a.wav", "s1/b.wav", "s2/c.wav")]
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-8", b""), ("utf-8", codecs.BOM_UTF8),
+                                           ("utf-16-le", codecs.BOM_UTF16_LE),
+                                           ("utf-16-be", codecs.BOM_UTF16_BE)])
+def test_utf8_and_byte_order_marks_are_read_without_warning(corpus, encoding, bom):
+    m = corpus / "marked.csv"
+    m.write_bytes(bom + "path,label\ns1/a.wav,Ärger\ns1/b.wav,😊\n".encode(encoding))
+    df, class_names = _quietly(m)
+    assert list(df.columns) == ["path", "label", "y"]   # no BOM glued to "path"
+    assert class_names == ["Ärger", "😊"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", ","])
+def test_semicolon_tab_and_comma_separated_manifests(corpus, delimiter):
+    # decimal commas in another column: a comma is no field separator in this file
+    rows = [("path", "label", "speaker", "score"), ("s1/a.wav", "sad", "s1", "0,5"),
+            ("s2/c.wav", "happy", "s2", "1,25")]
+    if delimiter == ",":
+        rows = [r[:3] + (r[3].replace(",", "."),) for r in rows]
+    m = corpus / "sep.csv"
+    m.write_text("".join(delimiter.join(r) + "\n" for r in rows))
+    df, class_names = _quietly(m)
+    assert class_names == ["happy", "sad"]
+    assert df["speaker"].tolist() == ["s1", "s2"]
+    expected = ["0,5", "1,25"] if delimiter != "," else [0.5, 1.25]
+    assert df["score"].tolist() == expected
+
+
+def test_windows_backslash_paths_are_read_with_slashes(corpus):
+    m = _write(corpus / "win.csv", "path,label\ns1\\a.wav,x\ns2\\c.wav,y\n")
+    df, _ = _quietly(m)
+    assert df["path"].tolist() == [str(corpus / "s1" / "a.wav"), str(corpus / "s2" / "c.wav")]
+    missing = _write(corpus / "win_missing.csv", "path,label\ns1\\a.wav,x\ns9\\z.wav,y\n")
+    with pytest.raises(ValueError, match=r"also tried with '/'\):\n  line 3: .*s9/z.wav"):
+        manifest.read_manifest(missing)
+
+
+@pytest.mark.parametrize("text, line, fields", [
+    ("path,label\ns1/a.wav,x\ns1/b.wav,y,extra\n", 3, 3),          # an unquoted comma
+    ("path,label,speaker\ns1/a.wav,x,1\n\ns1/b.wav,y\n", 4, 2),     # after a blank line
+    ('path,label,note\ns1/a.wav,x,"two\nlines"\ns1/b.wav,y\n', 4, 2),  # after a quoted break
+    ("path;label\ns1/a.wav;x\ns1/b.wav;y;z\n", 3, 3),
+])
+def test_a_row_with_the_wrong_number_of_fields_names_file_and_line(corpus, text, line, fields):
+    m = _write(corpus / "ragged.csv", text)
+    with pytest.raises(ValueError) as err:
+        manifest.read_manifest(m)
+    msg = str(err.value)
+    assert msg.startswith(f"manifest {m}, line {line}: {fields} field(s) where the header has ")
+    assert "double quotes" in msg                       # the fix
+
+
+def test_blank_and_empty_rows_are_skipped_and_lines_stay_true(corpus):
+    # a spreadsheet's blank rows come out as ",," lines; later errors still name real lines
+    m = _write(corpus / "blank.csv", "path,label\n,\ns1/a.wav,x\n\n,\ns2/c.wav,\n")
+    with pytest.raises(ValueError, match=r"empty 'label' cell\(s\) on line\(s\) 6$"):
+        manifest.read_manifest(m)
+    m = _write(corpus / "blank_ok.csv",
+               "path,label\r\n,\r\ns1/a.wav,x\r\n\r\ns2/c.wav,y\r\n,\r\n")
+    df, _ = _quietly(m)
+    assert len(df) == 2
+
+
+@pytest.mark.parametrize("raw, pattern", [
+    (b"path,label\ns1/a.wav,x\ns1/b.wav,\x81\n", r"neither UTF-8 nor cp1252: byte 0x81 on line 3"),
+    ("path,label\ns1/a.wav,x\n".encode("utf-16-le"), r"zero bytes .*line 1.*UTF-16 without a "
+                                                       r"byte-order mark"),
+    (b"path,label,path\ns1/a.wav,x,y\n", r"line 1: the header names the column\(s\) \['path'\] "
+                                          r"more than once"),
+])
+def test_undecodable_or_ambiguous_manifests_name_file_and_line(corpus, raw, pattern):
+    m = corpus / "odd.csv"
+    m.write_bytes(raw)
+    with pytest.raises(ValueError, match=pattern) as err:
+        manifest.read_manifest(m)
+    assert str(m) in str(err.value)
 
 
 def test_missing_manifest(tmp_path):
