@@ -8,7 +8,7 @@ Usage::
     .venv/bin/python benchmarks/bench_crnn.py --models gru --profile  # where one step's time goes
     .venv/bin/python benchmarks/bench_crnn.py --allocator both      # with and without reuse
 
-One *step* is what ``minitorch_ser.train.fit`` does per batch: forward on a float32 batch of
+One *step* is what ``minitorch_ser.app.training.fit`` does per batch: forward on a float32 batch of
 (32, 3, 300, 64), cross-entropy (plus Figure 9's L2 penalty), backward, gradient clipping
 (by value 5.0, or by norm 1.0 for Figure 9; ``TRAINING`` in ``models/crnn.py``), an Adam
 update and the learning-rate schedule. The step time is split into forward (including the
@@ -58,11 +58,11 @@ FIGURE = {"gru": "Figure 7 CNN+GRU+MHA", "lstm": "Figure 8 CNN+LSTM+MHA",
 def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
     """Build model ``name``, run ``steps`` training steps, return timings and peak memory."""
     from minitorch_ser import Tensor
-    from minitorch_ser.allocator import keep_freed_memory
+    from minitorch_ser.autograd.allocator import keep_freed_memory
     from minitorch_ser.models.crnn import TRAINING, build_crnn
     from minitorch_ser.nn import functional as F
-    from minitorch_ser.random import manual_seed
-    from minitorch_ser.train import (TrainConfig, clip_gradients, make_optimizer,
+    from minitorch_ser.autograd.random import manual_seed
+    from minitorch_ser.app.training import (TrainConfig, clip_gradients, make_optimizer,
                                      make_scheduler, regularization_loss)
 
     kept = keep_freed_memory()  # as fit() does; False with MINITORCH_SER_KEEP_FREED_MEMORY=0

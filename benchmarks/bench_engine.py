@@ -38,7 +38,7 @@ from minitorch_ser.nn import functional as F
 from minitorch_ser.nn.activation import ReLU
 from minitorch_ser.nn.container import Sequential
 from minitorch_ser.nn.linear import Linear
-from minitorch_ser.tensor import Tensor, no_grad
+from minitorch_ser.autograd.tensor import Tensor, no_grad
 
 
 def per_call_us(fn, number: int, repeat: int = 5) -> float:

@@ -38,10 +38,10 @@ import soundfile as sf
 
 from minitorch_ser.data import synthetic
 from minitorch_ser.data.features import FeatureConfig, Standardizer, waves_to_features
-from minitorch_ser.inference import Predictor, StreamStats
+from minitorch_ser.app.inference import Predictor, StreamStats
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.random import manual_seed
-from minitorch_ser.tensor import Tensor, no_grad
+from minitorch_ser.autograd.random import manual_seed
+from minitorch_ser.autograd.tensor import Tensor, no_grad
 
 TARGET_MS_PER_WINDOW = 30.0
 TARGET_RTF = 0.05

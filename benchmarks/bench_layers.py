@@ -56,7 +56,7 @@ from typing import Callable
 import numpy as np
 
 from minitorch_ser import Tensor
-from minitorch_ser.allocator import keep_freed_memory
+from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
 from minitorch_ser.nn import functional as F
 from minitorch_ser.nn.attention import MultiheadAttention

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 from minitorch_ser.nn.recurrent import GRU, LSTM
-from minitorch_ser.tensor import Tensor, no_grad
+from minitorch_ser.autograd.tensor import Tensor, no_grad
 
 CASES = {
     "bilstm": dict(layer=LSTM, shape=(32, 47, 64), hidden=128, kwargs=dict(bidirectional=True)),

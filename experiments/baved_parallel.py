@@ -39,15 +39,15 @@ from pathlib import Path
 
 import numpy as np
 
-from minitorch_ser import random as mt_random
-from minitorch_ser import runs
-from minitorch_ser.cli_types import (nonnegative_float, nonnegative_int, positive_float,
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.app import runs
+from minitorch_ser.app.cli_types import (nonnegative_float, nonnegative_int, positive_float,
                                      positive_int)
 from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
-from minitorch_ser.experiment import RunSpec, prepare, run, write_config
+from minitorch_ser.app.experiment import RunSpec, prepare, run, write_config
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.train import TrainConfig, TrainingDiverged
+from minitorch_ser.app.training import TrainConfig, TrainingDiverged
 
 GET_BAVED = ("BAVED is not included. Get it with\n"
              "    git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset\n"

@@ -45,14 +45,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minitorch_ser import metrics as M
-from minitorch_ser import random as mt_random
-from minitorch_ser.cli_types import nonnegative_int, positive_float, positive_int
-from minitorch_ser import runs
+from minitorch_ser.app import metrics as M
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.app.cli_types import nonnegative_int, positive_float, positive_int
+from minitorch_ser.app import runs
 from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
-from minitorch_ser.experiment import RunSpec, prepare, run, write_config
-from minitorch_ser.train import TrainConfig
+from minitorch_ser.app.experiment import RunSpec, prepare, run, write_config
+from minitorch_ser.app.training import TrainConfig
 
 GET_CREMA_D = (f"CREMA-D is not included. {crema_d.HOW_TO_GET}\n"
                "Or set CREMA_D_DIR to the AudioWAV folder.")

@@ -5,10 +5,10 @@ optimizers (``optim``), data loading (``data``), the two papers' models (``model
 training loop (``train``).
 """
 
-from .function import Context, Function
-from .gradcheck import gradcheck
-from .ops import cat, concat, dropout, pad, split, stack, where
-from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+from .autograd.function import Context, Function
+from .autograd.gradcheck import gradcheck
+from .autograd.ops import cat, concat, dropout, pad, split, stack, where
+from .autograd.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 

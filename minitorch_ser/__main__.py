@@ -1,9 +1,9 @@
-"""``python -m minitorch_ser {predict, stream, explain} ...``: see ``minitorch_ser.cli``."""
+"""``python -m minitorch_ser {predict, stream, explain} ...``: see ``minitorch_ser.app.cli``."""
 
 import os
 import sys
 
-from .cli import main
+from .app.cli import main
 
 if __name__ == "__main__":
     try:

@@ -90,6 +90,6 @@ class DataLoader:
         self.rng.bit_generator.state = state["rng"]
         self.epoch = int(state["epoch"])
 
-    # the same two, under the names of ``minitorch_ser.random.get_state`` / ``set_state``
+    # the same two, under the names of ``minitorch_ser.autograd.random.get_state`` / ``set_state``
     get_state = state_dict
     set_state = load_state_dict

@@ -42,11 +42,11 @@ SET_NAMES = ("train", "val", "test")
 
 def as_rng(rng=None) -> np.random.Generator:
     """A numpy Generator from ``rng``: a Generator is returned as is, an int seeds a new one,
-    ``None`` gives the library's seedable default (``minitorch_ser.random.default_generator``)."""
+    ``None`` gives the library's seedable default (``minitorch_ser.autograd.random.default_generator``)."""
     if isinstance(rng, np.random.Generator):
         return rng
     if rng is None:
-        from ..random import default_generator
+        from ..autograd.random import default_generator
         return default_generator()
     return np.random.default_rng(rng)
 

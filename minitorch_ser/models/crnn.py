@@ -115,7 +115,7 @@ from ..nn.module import Module
 from ..nn.norm import BatchNorm2d, LayerNorm
 from ..nn.pool import GlobalAvgPool1d, MaxPool2d
 from ..nn.recurrent import GRU, LSTM
-from ..tensor import Tensor
+from ..autograd.tensor import Tensor
 
 __all__ = ["CNNGRUAttention", "CNNLSTMAttention", "CNNLSTMAttentionRegularized", "ToSequence",
            "Add", "Conv2dReLU", "LinearReLU", "keras_init_", "build_crnn", "MODELS", "TRAINING"]
@@ -128,7 +128,7 @@ KERNEL_SIZE = (5, 3)
 KERAS_EPS = 1e-3
 KERAS_BN_MOMENTUM = 0.01
 
-#: Training settings per model, as ``minitorch_ser.train.TrainConfig`` fields (use them with
+#: Training settings per model, as ``minitorch_ser.app.training.TrainConfig`` fields (use them with
 #: ``scheduler='exponential'``). Adam with Keras' ``ExponentialDecay(initial_learning_rate,
 #: decay_steps, decay_rate, staircase=True)`` stepped once per batch:
 #:
@@ -483,7 +483,7 @@ class CNNLSTMAttentionRegularized(CNNLSTMAttention):
     As ``CNNLSTMAttention`` with 64 and 128 filters, key_dim 32, dropout 0.5 after the LSTM and
     after fc1, and a LayerNorm on the attention's output: ``a = LayerNorm(MHA(h, h, h))``.
     Keras' ``kernel_regularizer=l2(l2)`` on both convolutions becomes ``regularization_loss()``,
-    which ``minitorch_ser.train.fit`` adds to the batch loss.
+    which ``minitorch_ser.app.training.fit`` adds to the batch loss.
 
     Parameters
     ----------

@@ -43,7 +43,7 @@ from ..nn.module import Module
 from ..nn.norm import BatchNorm2d
 from ..nn.pool import MaxPool2d
 from ..nn.recurrent import LSTM
-from ..ops import concat
+from ..autograd.ops import concat
 
 
 def conv_block(in_channels: int, out_channels: int, pool: int, dropout: float = 0.3) -> Sequential:

@@ -34,10 +34,10 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..function import Function
-from ..random import default_generator
-from ..tensor import Tensor
+from ..autograd import ops
+from ..autograd.function import Function
+from ..autograd.random import default_generator
+from ..autograd.tensor import Tensor
 from . import init
 from .linear import Linear
 from .module import Module, Parameter
@@ -93,7 +93,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: f
         Multiplier of the scores; ``1 / sqrt(d)`` by default, which keeps the scores of
         unit-variance inputs at unit variance whatever ``d`` is.
     rng : numpy Generator, optional
-        Draws the dropout mask; ``minitorch_ser.random.default_generator()`` by default.
+        Draws the dropout mask; ``minitorch_ser.autograd.random.default_generator()`` by default.
     return_weights : bool
         Also return the attention weights (PyTorch's function returns only the output).
 
@@ -195,7 +195,7 @@ class MultiheadAttention(Module):
         ``output_kernel[j, k, e] = out_proj.weight[e, j*D + k]``.
     rng : numpy Generator, optional
         Draws the initial weights and the dropout masks; the library's default generator
-        (``minitorch_ser.random``) when None.
+        (``minitorch_ser.autograd.random``) when None.
 
     Initialization
     --------------

@@ -51,8 +51,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..function import Function
-from ..tensor import Tensor
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
@@ -394,7 +394,7 @@ class Conv2d(Module):
     bias : bool
         Whether to learn an additive bias per output channel.
     rng : numpy.random.Generator, optional
-        Generator for the initial weights (default: ``minitorch_ser.random.default_generator()``).
+        Generator for the initial weights (default: ``minitorch_ser.autograd.random.default_generator()``).
 
     Attributes
     ----------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..random import default_generator
+from ..autograd.random import default_generator
 from . import functional as F
 from .module import Module
 
@@ -21,7 +21,7 @@ class Dropout(Module):
         Probability of zeroing an element.
     rng : numpy.random.Generator, optional
         Source of the masks. By default the library's generator at call time,
-        ``minitorch_ser.random.default_generator()``, so ``manual_seed`` makes runs repeatable.
+        ``minitorch_ser.autograd.random.default_generator()``, so ``manual_seed`` makes runs repeatable.
 
     Shapes
     ------

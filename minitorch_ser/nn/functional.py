@@ -1,6 +1,6 @@
 """Stateless layer functions, with the names and semantics of ``torch.nn.functional``.
 
-Each function composes the ops of ``minitorch_ser.ops`` (so its backward comes for free);
+Each function composes the ops of ``minitorch_ser.autograd.ops`` (so its backward comes for free);
 the modules of ``nn.linear``, ``nn.activation`` and ``nn.dropout`` are thin wrappers that hold
 the weights and settings and call these.
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import ops
-from ..random import default_generator
-from ..tensor import Tensor
+from ..autograd import ops
+from ..autograd.random import default_generator
+from ..autograd.tensor import Tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -66,7 +66,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True,
     training : bool
         When False, return ``x`` unchanged.
     rng : numpy.random.Generator, optional
-        Source of the mask; ``minitorch_ser.random.default_generator()`` by default.
+        Source of the mask; ``minitorch_ser.autograd.random.default_generator()`` by default.
     """
     return ops.dropout(x, p, training, rng if rng is not None else default_generator())
 

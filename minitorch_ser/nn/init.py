@@ -1,7 +1,7 @@
 """Weight initializations with PyTorch's definitions (torch.nn.init), in place on Parameters.
 
 Every function takes an optional ``rng`` (numpy Generator); without one it draws from
-``minitorch_ser.random.default_generator()``, so ``manual_seed`` makes models repeatable.
+``minitorch_ser.autograd.random.default_generator()``, so ``manual_seed`` makes models repeatable.
 
 Fan-in / fan-out of a weight of shape (out, in, *kernel): ``fan_in = in * prod(kernel)``,
 ``fan_out = out * prod(kernel)``.
@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..random import default_generator
+from ..autograd.random import default_generator
 
 
 def _fill(tensor, values: np.ndarray):

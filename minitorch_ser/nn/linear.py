@@ -21,7 +21,7 @@ class Linear(Module):
     bias : bool
         Whether to add the learnable bias ``b``.
     rng : numpy.random.Generator, optional
-        Source of the initial weights; ``minitorch_ser.random.default_generator()`` by default.
+        Source of the initial weights; ``minitorch_ser.autograd.random.default_generator()`` by default.
     dtype : numpy dtype
         Parameter dtype (float32 by default; float64 for gradient checks).
 

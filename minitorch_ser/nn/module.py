@@ -23,7 +23,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..autograd.tensor import Tensor
 
 
 def _as_array(value) -> np.ndarray:

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..function import Function
-from ..tensor import Tensor
+from ..autograd.function import Function
+from ..autograd.tensor import Tensor
 from .module import Module, Parameter
 
 

@@ -55,10 +55,10 @@ import math
 
 import numpy as np
 
-from .. import ops
-from ..function import Function
-from ..random import default_generator
-from ..tensor import Tensor
+from ..autograd import ops
+from ..autograd.function import Function
+from ..autograd.random import default_generator
+from ..autograd.tensor import Tensor
 from . import init
 from .module import Module, Parameter
 
@@ -509,7 +509,7 @@ def lstm(x, hx, weights, *, bidirectional: bool = False, batch_first: bool = Tru
         Dropout probability on the outputs of every layer except the last, when ``training``.
     training : bool
     rng : numpy.random.Generator, optional
-        Generator of the dropout masks (default: ``minitorch_ser.random.default_generator()``).
+        Generator of the dropout masks (default: ``minitorch_ser.autograd.random.default_generator()``).
     name : str
         Layer name used in error messages.
 
@@ -656,7 +656,7 @@ class LSTM(_RNNBase):
         Add a reverse-direction layer (``..._reverse`` parameters); D = 2.
     rng : numpy.random.Generator, optional
         Source of the initial weights and the dropout masks (default: the library's default
-        generator, see ``minitorch_ser.random``).
+        generator, see ``minitorch_ser.autograd.random``).
 
     Attributes
     ----------

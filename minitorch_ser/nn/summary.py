@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor, no_grad
+from ..autograd.tensor import Tensor, no_grad
 
 __all__ = ["summary"]
 

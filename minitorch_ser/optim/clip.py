@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..autograd.tensor import Tensor
 
 
 def _grads(parameters) -> list:

@@ -32,7 +32,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ..tensor import Tensor, enable_grad
+from ..autograd.tensor import Tensor, enable_grad
 
 
 class Optimizer(ABC):

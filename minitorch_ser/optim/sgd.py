@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..autograd.tensor import Tensor
 from .optimizer import Optimizer
 
 

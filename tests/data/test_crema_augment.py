@@ -6,8 +6,8 @@ import pytest
 from minitorch_ser.data import crema_d, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.data.features import load_waves, waves_to_features
-from minitorch_ser.experiment import RunSpec, prepare
-from minitorch_ser.train import TrainConfig
+from minitorch_ser.app.experiment import RunSpec, prepare
+from minitorch_ser.app.training import TrainConfig
 
 SR = 16000
 

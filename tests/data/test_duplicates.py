@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 from minitorch_ser.data import duplicates, splits
-from minitorch_ser.experiment import check_no_leak
+from minitorch_ser.app.experiment import check_no_leak
 
 SR = 16000
 

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 from minitorch_ser import Tensor, gradcheck, no_grad
-from minitorch_ser.checkpoint import build_model, class_path
+from minitorch_ser.app.checkpoint import build_model, class_path
 from minitorch_ser.models.crnn import (MODELS, TRAINING, CNNGRUAttention, CNNLSTMAttention,
                                        CNNLSTMAttentionRegularized, ToSequence, build_crnn)
 from minitorch_ser.nn import functional as F
-from minitorch_ser.random import manual_seed
-from minitorch_ser.train import (TrainConfig, clip_gradients, make_optimizer, make_scheduler,
+from minitorch_ser.autograd.random import manual_seed
+from minitorch_ser.app.training import (TrainConfig, clip_gradients, make_optimizer, make_scheduler,
                                  regularization_loss)
 
 # ---------------------------------------------------------------- the paper's tables

@@ -5,7 +5,7 @@ import pytest
 
 from minitorch_ser import Tensor, gradcheck, no_grad
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.random import manual_seed
+from minitorch_ser.autograd.random import manual_seed
 
 
 def tiny(attention="mha", **kw):

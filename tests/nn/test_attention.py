@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minitorch_ser.gradcheck import gradcheck
+from minitorch_ser.autograd.gradcheck import gradcheck
 from minitorch_ser.nn.attention import MultiheadAttention, scaled_dot_product_attention
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor
 
 FAST = settings(max_examples=20, deadline=None)
 

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from minitorch_ser import random as mt_random
-from minitorch_ser.gradcheck import gradcheck
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.autograd.gradcheck import gradcheck
 from minitorch_ser.nn.recurrent import (GRU, LSTM, GRULayerFunction, LSTMLayerFunction, gru,
                                         lstm)
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 N_GATES = {"LSTM": 4, "GRU": 3}

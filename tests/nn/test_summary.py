@@ -10,7 +10,7 @@ import pytest
 from minitorch_ser.nn.attention import MultiheadAttention
 from minitorch_ser.nn.module import Module, Parameter
 from minitorch_ser.nn.summary import summary
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor
 
 
 # ============================================================================ toy layers

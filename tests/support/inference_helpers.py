@@ -4,10 +4,10 @@ import numpy as np
 
 from minitorch_ser.data import baved, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
-from minitorch_ser.experiment import RunSpec, run
+from minitorch_ser.app.experiment import RunSpec, run
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.random import manual_seed
-from minitorch_ser.train import TrainConfig
+from minitorch_ser.autograd.random import manual_seed
+from minitorch_ser.app.training import TrainConfig
 
 SR = 16000
 FEATURES = FeatureConfig(duration=2.1, normalize_audio=True)      # 132 frames

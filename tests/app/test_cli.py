@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 import dsp
-from minitorch_ser import cli, plots
-from minitorch_ser.inference import Predictor
+from minitorch_ser.app import cli, plots
+from minitorch_ser.app.inference import Predictor
 
 from inference_helpers import SR, make_tiny_run, recording
 

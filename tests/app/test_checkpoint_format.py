@@ -20,19 +20,19 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from minitorch_ser import cli, train
-from minitorch_ser.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, JSON_MEMBER,
+from minitorch_ser.app import cli, training as train
+from minitorch_ser.app.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION, JSON_MEMBER,
                                       CheckpointError, build_model, class_path,
                                       convert_legacy, load_checkpoint, save_checkpoint,
                                       write_archive)
 from minitorch_ser.data import features
-from minitorch_ser.inference import Predictor
+from minitorch_ser.app.inference import Predictor
 from minitorch_ser.models import (ParallelCNNLSTMAttention, get_model_class, model_name,
                                   register_model, registered_models)
 from minitorch_ser.nn.linear import Linear
 from minitorch_ser.nn.module import Module
-from minitorch_ser.random import manual_seed
-from minitorch_ser.train import TrainConfig, fit
+from minitorch_ser.autograd.random import manual_seed
+from minitorch_ser.app.training import TrainConfig, fit
 
 from inference_helpers import make_tiny_run
 

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minitorch_ser import ops
-from minitorch_ser.function import Function, unbroadcast
-from minitorch_ser.gradcheck import gradcheck
+from minitorch_ser.autograd import ops
+from minitorch_ser.autograd.function import Function, unbroadcast
+from minitorch_ser.autograd.gradcheck import gradcheck
 from minitorch_ser.nn.module import Parameter
-from minitorch_ser.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+from minitorch_ser.autograd.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
 from strategies import FAST, broadcastable_shapes, float_arrays, seeds
 
 

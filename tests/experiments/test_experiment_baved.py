@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from minitorch_ser.checkpoint import load_checkpoint
+from minitorch_ser.app.checkpoint import load_checkpoint
 from minitorch_ser.data import baved, manifest, synthetic
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "baved_parallel.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "baved_parallel.py"
 
 
 @pytest.fixture(scope="module")

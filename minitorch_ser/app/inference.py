@@ -68,9 +68,9 @@ import numpy as np
 import dsp
 
 from .checkpoint import CheckpointError, build_model, load_checkpoint
-from .data import features as feat
-from .data.features import FeatureConfig, Standardizer
-from .tensor import Tensor, no_grad
+from ..data import features as feat
+from ..data.features import FeatureConfig, Standardizer
+from ..autograd.tensor import Tensor, no_grad
 
 REQUIRED_KEYS = ("model_class", "model_config", "model_state", "meta")
 REQUIRED_META = {

@@ -17,10 +17,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minitorch_ser import ops
-from minitorch_ser.function import Function
-from minitorch_ser.gradcheck import gradcheck
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd import ops
+from minitorch_ser.autograd.function import Function
+from minitorch_ser.autograd.gradcheck import gradcheck
+from minitorch_ser.autograd.tensor import Tensor
 from strategies import (FAST, broadcastable_shapes, float_arrays, matmul_shapes,
                         nonzero_arrays, positive_arrays, reduction_axes, seeds,
                         separated_arrays, shapes)

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minitorch_ser import random as mt_random
-from minitorch_ser.gradcheck import gradcheck
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.autograd.gradcheck import gradcheck
 from minitorch_ser.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from minitorch_ser.nn.container import ModuleList, Sequential
 from minitorch_ser.nn.dropout import Dropout
 from minitorch_ser.nn.linear import Flatten, Identity, Linear
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor
 from strategies import FAST, float_arrays, seeds, shapes
 
 

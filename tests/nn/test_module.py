@@ -12,7 +12,7 @@ from minitorch_ser.nn.container import Sequential
 from minitorch_ser.nn.dropout import Dropout
 from minitorch_ser.nn.linear import Linear
 from minitorch_ser.nn.module import Module, Parameter
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor
 
 
 class Scaler(Module):

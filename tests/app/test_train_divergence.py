@@ -8,12 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from minitorch_ser import train as train_module
-from minitorch_ser.checkpoint import build_model, load_checkpoint, save_checkpoint
-from minitorch_ser.function import Function
+from minitorch_ser.app import training as train_module
+from minitorch_ser.app.checkpoint import build_model, load_checkpoint, save_checkpoint
+from minitorch_ser.autograd.function import Function
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.random import manual_seed
-from minitorch_ser.train import TrainConfig, TrainingDiverged, evaluate, first_non_finite, fit
+from minitorch_ser.autograd.random import manual_seed
+from minitorch_ser.app.training import TrainConfig, TrainingDiverged, evaluate, first_non_finite, fit
 
 
 def tiny_model():

@@ -45,14 +45,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import random as mt_random
-from .allocator import keep_freed_memory
+from ..autograd import random as mt_random
+from ..autograd.allocator import keep_freed_memory
 from .checkpoint import class_path, load_checkpoint, save_checkpoint
-from .data.loader import DataLoader
-from .nn import functional as F
-from .optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
-from .optim.lr_scheduler import ExponentialDecay, ReduceLROnPlateau
-from .tensor import Tensor, no_grad
+from ..data.loader import DataLoader
+from ..nn import functional as F
+from ..optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
+from ..optim.lr_scheduler import ExponentialDecay, ReduceLROnPlateau
+from ..autograd.tensor import Tensor, no_grad
 
 
 class TrainingDiverged(RuntimeError):

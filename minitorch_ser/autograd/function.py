@@ -166,6 +166,6 @@ class Function:
 
 # tensor.py imports Context and unbroadcast from this module, so the reverse import comes last
 # and binds the module object (``_tensor.Tensor`` is looked up when ``apply`` runs). It goes
-# through importlib because the package attribute ``minitorch_ser.tensor`` is the factory
+# through importlib because the package attribute ``minitorch_ser.autograd.tensor`` is the factory
 # function of that name, not this submodule.
 _tensor = importlib.import_module(f"{__package__}.tensor")

@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .models.registry import get_model_class, model_name, registered_models
+from ..models.registry import get_model_class, model_name, registered_models
 
 CHECKPOINT_FORMAT = "minitorch-ser-checkpoint"
 CHECKPOINT_VERSION = 2

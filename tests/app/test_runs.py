@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from minitorch_ser import runs
+from minitorch_ser.app import runs
 from minitorch_ser.data import synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "experiments" / "baved_parallel.py"
 
 
@@ -76,7 +76,7 @@ def test_resume_refuses_other_settings_and_data_but_extends_epochs(script, audio
 def test_a_second_process_on_the_same_folder_is_refused(tmp_path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from minitorch_ser import runs; "
+         "import sys, time; from minitorch_ser.app import runs; "
          f"lock = runs.claim({str(tmp_path)!r}); print('locked', flush=True); "
          "sys.stdin.read()"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -162,7 +162,7 @@ def _disk_full_after(n_bytes):
 def test_disk_full_while_checkpointing_names_the_file_and_leaves_nothing(tmp_path, monkeypatch):
     import numpy as np
 
-    from minitorch_ser.checkpoint import load_checkpoint, save_checkpoint
+    from minitorch_ser.app.checkpoint import load_checkpoint, save_checkpoint
     path = tmp_path / "last.ckpt"
     save_checkpoint(path, {"epoch": 1, "w": np.ones(3)})
     monkeypatch.setattr(np.lib.format, "write_array", _disk_full_after(2_000_000))

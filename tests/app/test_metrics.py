@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from minitorch_ser import metrics
+from minitorch_ser.app import metrics
 
 # A 3-class example counted by hand:
 #              pred 0  pred 1  pred 2

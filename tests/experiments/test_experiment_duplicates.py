@@ -11,7 +11,7 @@ import pytest
 
 from minitorch_ser.data import baved, crema_d, synthetic
 
-ROOT = Path(__file__).resolve().parents[1] / "experiments"
+ROOT = Path(__file__).resolve().parents[2] / "experiments"
 
 
 def _script(name):

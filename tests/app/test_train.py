@@ -6,12 +6,12 @@ import pickle
 import numpy as np
 import pytest
 
-from minitorch_ser.checkpoint import (CheckpointError, build_model, load_checkpoint,
+from minitorch_ser.app.checkpoint import (CheckpointError, build_model, load_checkpoint,
                                       save_checkpoint, write_archive)
 from minitorch_ser.data import features, splits, synthetic
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.random import manual_seed
-from minitorch_ser.train import TrainConfig, TrainingDiverged, evaluate, fit
+from minitorch_ser.autograd.random import manual_seed
+from minitorch_ser.app.training import TrainConfig, TrainingDiverged, evaluate, fit
 
 
 def tiny_model(n_classes=3, n_frames=128):

@@ -22,7 +22,7 @@ because freed blocks are not always reused at the same sizes (measured: 1.03 -> 
 Figure 7 step, 2.07 -> 2.14 GB for Figure 8). This is the same trade PyTorch users make when
 they preload jemalloc or tcmalloc for CPU training.
 
-``minitorch_ser.train.fit`` calls it once; the benchmarks call it (and print whether it is on).
+``minitorch_ser.app.training.fit`` calls it once; the benchmarks call it (and print whether it is on).
 It does nothing, and returns False, on a C library other than glibc or when the environment
 variable ``MINITORCH_SER_KEEP_FREED_MEMORY`` is ``0``.
 """

@@ -39,7 +39,7 @@ and 2 without ``--trusted`` or for a file it cannot convert (the message says wh
 ``predict`` sees each file as training saw its clips: shorter ones zero-padded, longer ones
 trimmed to the training clip length (a note on standard error names those); ``stream`` is the
 way to follow a longer recording. Its windows and the padding of the last one are described in
-``minitorch_ser.inference``.
+``minitorch_ser.app.inference``.
 """
 
 from __future__ import annotations

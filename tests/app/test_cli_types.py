@@ -1,4 +1,4 @@
-"""minitorch_ser.cli_types and the range checks of both experiment scripts' options."""
+"""minitorch_ser.app.cli_types and the range checks of both experiment scripts' options."""
 
 import argparse
 import importlib.util
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from minitorch_ser.cli_types import nonnegative_float, nonnegative_int, positive_float, positive_int
+from minitorch_ser.app.cli_types import nonnegative_float, nonnegative_int, positive_float, positive_int
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
 
 @pytest.mark.parametrize("convert, text, value", [

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from minitorch_ser.checkpoint import load_checkpoint
+from minitorch_ser.app.checkpoint import load_checkpoint
 from minitorch_ser.data import crema_d, manifest, synthetic
 from minitorch_ser.models import register_model
 from minitorch_ser.nn.linear import Linear
 from minitorch_ser.nn.module import Module
-from minitorch_ser.train import TrainConfig
+from minitorch_ser.app.training import TrainConfig
 
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "crema_d_crnn.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "crema_d_crnn.py"
 LINE = re.compile(r"^(\S+): (\d\.\d{4}) \((\d+)/(\d+)\)$")        # ANG: 0.6457 (164/254)
 
 
@@ -178,7 +178,7 @@ def test_time_first_features_are_standardized_per_mel_bin(audio):
     """experiment.prepare fits per channel and mel bin (the last axis of (N, 3, T, F)),
     on training rows only."""
     from minitorch_ser.data.splits import random_split
-    from minitorch_ser.experiment import RunSpec, prepare
+    from minitorch_ser.app.experiment import RunSpec, prepare
     df = crema_d.read_metadata(audio)
     y = df["emotion"].to_numpy()
     split = random_split(y, fractions=(0.6, 0.2, 0.2), seed=0)

@@ -5,7 +5,7 @@ import ctypes
 import numpy as np
 import pytest
 
-from minitorch_ser import allocator
+from minitorch_ser.autograd import allocator
 
 
 class _MallInfo2(ctypes.Structure):

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from minitorch_ser import random as mt_random
-from minitorch_ser.gradcheck import gradcheck
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.autograd.gradcheck import gradcheck
 from minitorch_ser.nn import functional as F
-from minitorch_ser.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor
 from strategies import FAST, float_arrays, seeds, shapes
 
 

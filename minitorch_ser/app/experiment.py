@@ -29,10 +29,10 @@ import pandas as pd
 
 from . import metrics as M
 from . import plots
-from .data import augment, features
-from .data.features import FeatureConfig, Standardizer
-from .data.splits import save_split
-from .train import TrainConfig, evaluate, fit
+from ..data import augment, features
+from ..data.features import FeatureConfig, Standardizer
+from ..data.splits import save_split
+from .training import TrainConfig, evaluate, fit
 
 
 @dataclass

@@ -14,14 +14,14 @@ import pytest
 import soundfile as sf
 
 import dsp
-from minitorch_ser.checkpoint import (CheckpointError, build_model, load_checkpoint,
+from minitorch_ser.app.checkpoint import (CheckpointError, build_model, load_checkpoint,
                                       save_checkpoint, write_archive)
 from minitorch_ser.data import baved, features
 from minitorch_ser.data.features import Standardizer
-from minitorch_ser.inference import Predictor, StreamStats, read_pcm16
+from minitorch_ser.app.inference import Predictor, StreamStats, read_pcm16
 from minitorch_ser.nn.linear import Linear
 from minitorch_ser.nn.module import Module
-from minitorch_ser.train import evaluate
+from minitorch_ser.app.training import evaluate
 
 from inference_helpers import FEATURES, SR, make_tiny_run, recording
 

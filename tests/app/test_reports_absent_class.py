@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from minitorch_ser import metrics
-from minitorch_ser.experiment import write_reports
-from minitorch_ser.train import EvalResult
+from minitorch_ser.app import metrics
+from minitorch_ser.app.experiment import write_reports
+from minitorch_ser.app.training import EvalResult
 
 
 def test_reports_name_the_class_missing_from_the_test_set(tmp_path):
