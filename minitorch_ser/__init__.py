@@ -8,7 +8,7 @@ training loop (``train``).
 from .autograd.function import Context, Function
 from .autograd.gradcheck import gradcheck
 from .autograd.ops import cat, concat, dropout, pad, split, stack, where
-from .autograd.tensor import Tensor, enable_grad, is_grad_enabled, no_grad
+from .autograd.tensor import Tensor, as_array, as_tensor, enable_grad, is_grad_enabled, no_grad
 
 __version__ = "0.1.0"
 
@@ -18,5 +18,5 @@ def tensor(data, requires_grad: bool = False, dtype=None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-__all__ = ["Tensor", "Function", "Context", "no_grad", "enable_grad", "is_grad_enabled",
+__all__ = ["Tensor", "as_tensor", "as_array", "Function", "Context", "no_grad", "enable_grad", "is_grad_enabled",
            "gradcheck", "tensor", "concat", "cat", "stack", "split", "pad", "where", "dropout"]

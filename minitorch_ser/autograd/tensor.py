@@ -375,6 +375,27 @@ class Tensor:
 
 
 # ------------------------------------------------------------------------- helpers
+def as_tensor(x) -> "Tensor":
+    """``x`` itself if it is a Tensor, else a constant Tensor of it (``torch.as_tensor``).
+
+    Parameters
+    ----------
+    x : Tensor or array-like
+        Any shape; NumPy's dtype rules (float64 input stays float64).
+    """
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def as_array(x) -> np.ndarray:
+    """The ndarray behind ``x``: ``x.data`` for a Tensor (no copy), else ``np.asarray(x)``.
+
+    Parameters
+    ----------
+    x : Tensor or array-like
+    """
+    return x.data if isinstance(x, Tensor) else np.asarray(x)
+
+
 def _raw(x):
     return x.data if isinstance(x, Tensor) else x
 
