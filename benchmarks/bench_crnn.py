@@ -9,7 +9,7 @@ Usage::
     .venv/bin/python benchmarks/bench_crnn.py --allocator both      # with and without reuse
 
 One *step* is what ``minitorch_ser.app.training.fit`` does per batch: forward on a float32 batch of
-(32, 3, 300, 64), cross-entropy (plus Figure 9's L2 penalty), backward, gradient clipping
+(32, 3, 64, 300) (mel-first), cross-entropy (plus Figure 9's L2 penalty), backward, gradient clipping
 (by value 5.0, or by norm 1.0 for Figure 9; ``TRAINING`` in ``models/crnn.py``), an Adam
 update and the learning-rate schedule. The step time is split into forward (including the
 loss), backward, and update (clipping + Adam). Each model runs in its own subprocess so that
@@ -72,7 +72,7 @@ def run_worker(name: str, steps: int, batch: int, profile: bool) -> dict:
     config = TrainConfig(scheduler="exponential", **TRAINING[name])
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config)
-    x = rng.standard_normal((batch, 3, 300, 64)).astype(np.float32)
+    x = rng.standard_normal((batch, 3, 64, 300)).astype(np.float32)   # (N, C, n_mels, n_frames)
     y = rng.integers(0, 6, size=batch)
 
     def step() -> tuple[float, float, float]:
@@ -149,7 +149,7 @@ def main() -> None:
 
     threads = args.threads if args.threads is not None else \
         os.environ.get("OPENBLAS_NUM_THREADS", "(OpenBLAS default)")
-    print(f"batch {args.batch} x (3, 300, 64) float32, {args.steps} steps per model, "
+    print(f"batch {args.batch} x (3, 64, 300) float32, {args.steps} steps per model, "
           f"BLAS threads: {threads}, {os.cpu_count()} CPUs")
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     header = (f"{'model':<28}{'memory':<8}{'step s (each)':<24}{'best':>7}{'fwd':>7}{'bwd':>7}"

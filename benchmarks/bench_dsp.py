@@ -9,7 +9,7 @@ n_fft=1024, win_length=512 (Hamming), hop_length=256, 128 mels, fmax=8000 -> (12
 Reported: clips per second for one batched call on N synthetic clips (best and median of
 ``--repeats`` runs, after one warm-up), the same done one clip per call (for comparison), the
 3-channel log-mel + deltas, and, when BAVED_DIR is set, the time to load every BAVED clip
-(``dsp.load(sr=16000)`` + ``normalize`` + ``fix_length``, reported apart) and to compute its
+(``dsp.load(sr=16000)`` + ``standardize`` + ``fix_length``, reported apart) and to compute its
 features in batches. Wall-clock times depend on what else the machine is running; the core
 count is printed alongside.
 """
@@ -45,7 +45,7 @@ def synthetic_clips(n_clips, seed=0):
     f0 = rng.uniform(90, 260, size=(n_clips, 1)) * (1 + 0.05 * np.sin(2 * np.pi * 3 * t))
     phase = 2 * np.pi * np.cumsum(f0, axis=1) / SR
     y = sum(np.sin(h * phase) / h for h in range(1, 8)) + 0.05 * rng.standard_normal((n_clips, n))
-    return dsp.normalize(y.astype(np.float32))
+    return dsp.standardize(y.astype(np.float32))
 
 
 def timed(fn, repeats):
@@ -83,7 +83,7 @@ def bench_baved(root, batch):
         print(f"BAVED_DIR={root}: no .wav files found")
         return
     start = time.perf_counter()
-    clips = [dsp.fix_length(dsp.normalize(dsp.load(p, sr=SR)[0]), SR * CLIP_SECONDS) for p in paths]
+    clips = [dsp.fix_length(dsp.standardize(dsp.load(p, sr=SR)[0]), SR * CLIP_SECONDS) for p in paths]
     load_time = time.perf_counter() - start
     Y = np.stack(clips)
 
@@ -94,7 +94,7 @@ def bench_baved(root, batch):
     out = np.concatenate(features())
     assert out.shape == (len(paths), 128, 188) and np.isfinite(out).all()
     print(f"BAVED: {len(paths)} clips under {root}")
-    print(f"{'  loading (load sr=16000, normalize, pad 3 s)':<44s} {len(paths) / load_time:9,.0f} clips/s"
+    print(f"{'  loading (load sr=16000, standardize, pad 3 s)':<44s} {len(paths) / load_time:9,.0f} clips/s"
           f"           ({load_time:.2f} s total)")
     report(f"  log-mel features, batches of {batch}", len(paths), feature_times)
 

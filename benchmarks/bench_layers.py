@@ -156,13 +156,13 @@ def baved_cases() -> list[Case]:
 
 
 def bilstm(rng):
-    lstm = LSTM(64, 128, bidirectional=True, rng=rng)
+    lstm = LSTM(64, 128, bidirectional=True, batch_first=True, rng=rng)
     x = Tensor(rng.standard_normal((BATCH, 47, 64)).astype(np.float32), requires_grad=True)
     return lambda: lstm(x)[0]
 
 
 def self_attention(rng):
-    mha = MultiheadAttention(256, 4, rng=rng)
+    mha = MultiheadAttention(256, 4, batch_first=True, rng=rng)
     x = Tensor(rng.standard_normal((BATCH, 47, 256)).astype(np.float32), requires_grad=True)
     return lambda: mha(x, x, x, need_weights=False)[0]
 

@@ -48,7 +48,8 @@ def _timed(fn, repeats: int) -> tuple[float, float]:
 def bench_case(name: str, repeats: int) -> dict:
     spec = CASES[name]
     rng = np.random.default_rng(0)
-    layer = spec["layer"](spec["shape"][2], spec["hidden"], rng=rng, **spec["kwargs"])
+    layer = spec["layer"](spec["shape"][2], spec["hidden"], batch_first=True, rng=rng,
+                          **spec["kwargs"])
     x = Tensor(rng.standard_normal(spec["shape"]).astype(np.float32), requires_grad=True)
 
     def forward_only():

@@ -23,6 +23,10 @@ def check_int(name: str, value, minimum: int | None = None) -> int:
     minimum : int or None
         Smallest allowed value.
 
+    Returns
+    -------
+    value : int
+
     Raises
     ------
     ValueError
@@ -38,7 +42,25 @@ def check_int(name: str, value, minimum: int | None = None) -> int:
 
 
 def check_positive_number(name: str, value) -> float:
-    """Return ``value`` as a float, or raise if it is not a finite real number ``> 0``."""
+    """Return ``value`` as a float, or raise if it is not a finite real number ``> 0``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : real number
+        Python or NumPy real (``bool`` is rejected).
+
+    Returns
+    -------
+    value : float
+
+    Raises
+    ------
+    ValueError
+        ``"{name}={value!r} must be a finite number > 0"`` (not a real, NaN or +-inf), or
+        ``"{name}={value} must be > 0"``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name}={value!r} must be a finite number > 0")
     if value <= 0:
@@ -47,7 +69,24 @@ def check_positive_number(name: str, value) -> float:
 
 
 def check_finite_number(name: str, value) -> float:
-    """Return ``value`` as a float, or raise if it is not a finite real number."""
+    """Return ``value`` as a float, or raise if it is not a finite real number.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the error message.
+    value : real number
+        Python or NumPy real (``bool`` is rejected).
+
+    Returns
+    -------
+    value : float
+
+    Raises
+    ------
+    ValueError
+        ``"{name}={value!r} must be a finite number"``.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
         raise ValueError(f"{name}={value!r} must be a finite number")
     return float(value)
@@ -57,6 +96,16 @@ def float_dtype(dtype) -> np.dtype:
     """Real working precision for ``dtype``: float64 stays float64, every other float is float32.
 
     float16 is promoted to float32 because the FFT has no float16 kernel.
+
+    Parameters
+    ----------
+    dtype : dtype-like
+        Any NumPy dtype (integers and complex types map to float32 too, unless float64).
+
+    Returns
+    -------
+    dtype : numpy.dtype
+        ``float64`` or ``float32``.
     """
     return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
 
@@ -66,6 +115,18 @@ def check_audio(y, name: str = "y") -> np.ndarray:
 
     Checks, in order: floating-point dtype (float16 is promoted to float32), at least one
     dimension, at least one sample along the last axis, and only finite values.
+
+    Parameters
+    ----------
+    y : array_like, shape (..., n_samples), float
+        Audio; leading dimensions are a batch.
+    name : str
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    y : ndarray, shape (..., n_samples), same float dtype (float16 becomes float32)
+        ``y`` itself (no copy) unless it was float16 or not an ndarray.
 
     Raises
     ------
@@ -93,6 +154,17 @@ def check_finite(x: np.ndarray, name: str) -> None:
 
     ``min`` and ``max`` propagate NaN and expose infinities, so two allocation-free reductions
     decide the common (all finite) case; the count in the message is computed only on failure.
+
+    Parameters
+    ----------
+    x : ndarray, any shape, real
+    name : str
+        Name used in the error message.
+
+    Raises
+    ------
+    ValueError
+        ``"{name} must contain only finite values; found {count} NaN or infinite entries"``.
     """
     if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
         n_bad = int(np.count_nonzero(~np.isfinite(x)))
@@ -100,7 +172,17 @@ def check_finite(x: np.ndarray, name: str) -> None:
 
 
 def check_rng(rng) -> np.random.Generator:
-    """Return ``rng`` if it is a ``numpy.random.Generator``; raise ``TypeError`` otherwise."""
+    """Return ``rng`` if it is a ``numpy.random.Generator``; raise ``TypeError`` otherwise.
+
+    Returns
+    -------
+    rng : numpy.random.Generator
+
+    Raises
+    ------
+    TypeError
+        ``rng`` is anything else (a seed, ``None``, a legacy ``RandomState``).
+    """
     if not isinstance(rng, np.random.Generator):
         raise TypeError(
             f"rng must be a numpy.random.Generator (e.g. np.random.default_rng(0)); got {type(rng).__name__}"
@@ -113,6 +195,24 @@ def per_clip(value, y: np.ndarray, name: str) -> np.ndarray:
 
     A scalar applies to every clip; an array of shape ``y.shape[:-1]`` gives one value per clip.
     The result has shape ``(..., 1)`` (or ``()`` for a scalar) so it broadcasts over samples.
+
+    Parameters
+    ----------
+    value : float or array_like of shape y.shape[:-1]
+        The parameter (e.g. an SNR in dB), one for all clips or one per clip.
+    y : ndarray, shape (..., n_samples)
+        The audio batch it applies to.
+    name : str
+        Parameter name used in the error messages.
+
+    Returns
+    -------
+    value : ndarray, float64, shape () or (..., 1)
+
+    Raises
+    ------
+    ValueError
+        ``value`` non-finite, or an array whose shape is not ``y.shape[:-1]``.
     """
     value = np.asarray(value, dtype=np.float64)
     if value.ndim == 0:

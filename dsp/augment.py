@@ -42,6 +42,13 @@ def awgn(y, snr_db, rng):
     Returns
     -------
     y_noisy : ndarray, same shape and float dtype as ``y``
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; ``snr_db`` non-finite or of the wrong shape.
+    TypeError
+        ``rng`` is not a ``numpy.random.Generator``.
     """
     y = check_audio(y)
     rng = check_rng(rng)
@@ -75,6 +82,14 @@ def peak_noise(y, level, rng, random_scale=True):
     Returns
     -------
     y_noisy : ndarray, same shape and float dtype as ``y``
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; ``level`` negative, non-finite or of the wrong
+        shape.
+    TypeError
+        ``rng`` is not a ``numpy.random.Generator``.
     """
     y = check_audio(y)
     rng = check_rng(rng)
@@ -101,6 +116,11 @@ def gain(y, db):
     Returns
     -------
     y_gain : ndarray, same shape and float dtype as ``y``
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; ``db`` non-finite or of the wrong shape.
     """
     y = check_audio(y)
     db = per_clip(db, y, "db")
@@ -136,6 +156,12 @@ def phase_vocoder(D, rate, hop_length=None, n_fft=None):
     Returns
     -------
     D_stretched : ndarray, shape (..., n_freq, ceil(n_frames / rate)), same dtype as ``D``
+
+    Raises
+    ------
+    ValueError
+        ``rate`` not a finite number > 0; ``D`` with fewer than 2 dimensions or no frame;
+        ``n_fft`` or ``hop_length`` not an integer >= 1.
     """
     D = np.asarray(D)
     rate = check_positive_number("rate", rate)
@@ -185,6 +211,12 @@ def time_stretch(y, rate, n_fft=2048, hop_length=None, win_length=None, window="
     Returns
     -------
     y_stretched : ndarray, shape (..., round(n_samples / rate)), float dtype of ``y``
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; ``rate`` not a finite number > 0; bad STFT
+        geometry or window (see :func:`dsp.stft`).
     """
     y = check_audio(y)
     rate = check_positive_number("rate", rate)
@@ -222,6 +254,19 @@ def pitch_shift(y, sr, n_steps, bins_per_octave=12, n_fft=2048, hop_length=None,
     Returns
     -------
     y_shift : ndarray, same shape and float dtype as ``y``
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; ``sr`` not > 0; ``n_steps`` non-finite;
+        ``bins_per_octave`` not an integer >= 1; bad STFT geometry or window.
+
+    Notes
+    -----
+    librosa's ``pitch_shift`` resamples with ``res_type='soxr_hq'`` by default; this one
+    always uses the polyphase filter of :func:`dsp.resample` (librosa's
+    ``res_type='polyphase'``), so the output differs from librosa's default by the
+    resampler's passband ripple and transition band.
     """
     y = check_audio(y)
     check_positive_number("sr", sr)
@@ -258,6 +303,14 @@ def spec_augment(S, rng, n_freq_masks=2, F=8, n_time_masks=2, T=8, mask_value=0.
     Returns
     -------
     S_masked : ndarray, same shape and dtype as ``S`` (a new array; ``S`` is not modified)
+
+    Raises
+    ------
+    ValueError
+        ``S`` with fewer than 2 dimensions; mask counts < 0; ``F`` not in ``[1, n_mels]`` or
+        ``T`` not in ``[1, n_frames]``.
+    TypeError
+        ``rng`` is not a ``numpy.random.Generator``.
     """
     S = np.asarray(S)
     rng = check_rng(rng)

@@ -75,6 +75,13 @@ def power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0):
     ------
     ValueError
         ``amin <= 0``, ``top_db < 0``, or ``S`` holding negative or NaN values.
+
+    Notes
+    -----
+    Differences from ``librosa.power_to_db`` (same defaults ``ref=1.0, amin=1e-10,
+    top_db=80.0``): the per-example reference and floor of a batch (above); negative or NaN
+    power raises here, where librosa floors a negative value at ``amin`` (-100 dB) and lets a
+    NaN through; an empty ``S`` raises.
     """
     S = np.asarray(S)
     amin = check_positive_number("amin", amin)

@@ -27,6 +27,15 @@ def savgol_matrix(width, order, polyorder):
     so ``G = E pinv(A)`` with ``E[i, q] = q! / (q - order)! * x_i^(q - order)`` maps the window
     to the derivative at each of its points.
 
+    Parameters
+    ----------
+    width : int, odd, >= 3
+        Window length (frames).
+    order : int, 1 <= order <= polyorder
+        Derivative order.
+    polyorder : int, order <= polyorder < width
+        Degree of the fitted polynomial. (Not checked here: :func:`delta` validates.)
+
     Returns
     -------
     G : ndarray, shape (width, width), float64
@@ -163,6 +172,12 @@ def logmel_deltas(y=None, sr=16000, S=None, width=9, ref=np.max, amin=1e-10, top
     Returns
     -------
     features : ndarray, shape (..., 3, n_mels, n_frames), float32 for float32 input
+
+    Raises
+    ------
+    ValueError
+        Neither or both of ``y`` and ``S``; ``mel_kwargs`` given with ``S``; any error of
+        :func:`dsp.melspectrogram`, :func:`dsp.power_to_db` or :func:`delta`.
     """
     if (y is None) == (S is None):
         raise ValueError("give exactly one of y (audio) or S (mel power spectrogram)")

@@ -1,4 +1,4 @@
-"""Audio input and sample-level utilities: load, info, resample, fix_length, normalize.
+"""Audio input and sample-level utilities: load, info, resample, fix_length.
 
 ``load`` reads any format libsndfile understands (WAV in all PCM / float widths, FLAC, OGG,
 MP3, AIFF, ...) through ``soundfile``, averages the channels to mono and resamples with a
@@ -33,11 +33,16 @@ import soundfile
 from ._checks import check_audio, check_finite, check_int, check_positive_number, float_dtype
 
 __all__ = ["AudioLoadError", "AudioTruncatedWarning", "AudioInfo", "load", "info", "resample",
-           "fix_length", "normalize"]
+           "fix_length"]
 
 _BLOCK = 16384                    # frames decoded per read
 _UNKNOWN_LENGTH = 2 ** 62         # libsndfile reports SF_COUNT_MAX frames for an unknown length
 _WAVE_FORMAT_PCM, _WAVE_FORMAT_IEEE_FLOAT, _WAVE_FORMAT_EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+
+
+# Largest |sample| accepted: squared and summed over a frame it stays far below float32's
+# largest number (3.4e38), so every power spectrogram of the clip is finite.
+MAX_SAMPLE = 1e15
 
 
 class AudioLoadError(ValueError):
@@ -101,9 +106,10 @@ def load(path, sr=None, mono=True, offset=0.0, duration=None, dtype=np.float32):
         Audio file readable by libsndfile (WAV: 8-bit unsigned, 16/24/32-bit PCM, 32/64-bit
         float; FLAC; OGG; MP3; AIFF; ...).
     sr : int > 0 or None
-        Target sampling rate. ``None`` keeps the file's own rate; otherwise the signal is
+        Target sampling rate (Hz). ``None`` keeps the file's own rate; otherwise the signal is
         resampled with :func:`resample` (polyphase). Note: the default is ``None``, not
-        librosa's 22050, so nothing is resampled unless asked.
+        librosa's 22050, so nothing is resampled unless asked; and the resampler is always
+        the polyphase one, not librosa's default ``res_type='soxr_hq'``.
     mono : bool
         Average the channels into one: ``y[n] = (1/C) sum_c x_c[n]``.
     offset : float >= 0
@@ -122,7 +128,8 @@ def load(path, sr=None, mono=True, offset=0.0, duration=None, dtype=np.float32):
     Raises
     ------
     AudioLoadError
-        Missing, empty, non-audio, undecodable or non-finite file (the message names the file).
+        Missing, empty, non-audio, undecodable or non-finite file, or samples beyond
+        ``MAX_SAMPLE`` (the message names the file).
     ValueError
         Invalid ``sr``, ``offset`` or ``duration``.
 
@@ -152,6 +159,10 @@ def load(path, sr=None, mono=True, offset=0.0, duration=None, dtype=np.float32):
         check_finite(data, "samples")
     except ValueError as err:
         raise AudioLoadError(f"{name}: {err}") from err
+    peak = float(np.abs(data).max())
+    if peak > MAX_SAMPLE:       # a float file far outside [-1, 1]: its power overflows float32
+        raise AudioLoadError(f"{name}: samples reach {peak:.3g}, far outside [-1, 1] (at most "
+                             f"{MAX_SAMPLE:.0e} is read): a spectrogram of them overflows")
 
     y = data.T  # (C, n_samples)
     if mono or y.shape[0] == 1:
@@ -432,12 +443,26 @@ def resample(y, orig_sr, target_sr):
     y : ndarray, shape (..., n_samples), float
         Audio; leading dimensions are a batch, resampled in one call.
     orig_sr, target_sr : int > 0
-        Integer sampling rates.
+        Integer sampling rates (Hz).
 
     Returns
     -------
     y_hat : ndarray, shape (..., ceil(n_samples * target_sr / orig_sr)), same float dtype as ``y``
         ``y`` itself (not a copy) when the rates are equal.
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; a rate that is not an integer >= 1 (a float,
+        even ``16000.0``, is refused).
+
+    Notes
+    -----
+    librosa's default is ``res_type='soxr_hq'`` (the SoX resampler), which this module does
+    not implement: ``dsp.resample(y, a, b)`` equals ``librosa.resample(y, orig_sr=a,
+    target_sr=b, res_type='polyphase')``, not the default call. There is no ``res_type``,
+    ``fix``, ``scale`` or ``axis`` argument: the output always has librosa's ``fix=True``
+    length and ``scale=False`` amplitude, along the last axis.
     """
     y = check_audio(y)
     orig_sr = check_int("orig_sr", orig_sr, minimum=1)
@@ -475,6 +500,11 @@ def fix_length(y, size, axis=-1, **kwargs):
     -------
     y_fixed : ndarray, same shape as ``y`` except ``size`` along ``axis``
         A view of ``y`` when trimming, a new array when padding, ``y`` when already ``size``.
+
+    Raises
+    ------
+    ValueError
+        ``size`` not an integer >= 0, or ``y`` a scalar.
     """
     y = np.asarray(y)
     size = check_int("size", size, minimum=0)
@@ -492,35 +522,3 @@ def fix_length(y, size, axis=-1, **kwargs):
         pad_width[axis] = (0, size - n)
         return np.pad(y, pad_width, **kwargs)
     return y
-
-
-def normalize(y, axis=-1, eps=1e-8):
-    """Standardize each clip to zero mean and unit variance.
-
-    ``y_hat = (y - mean(y)) / max(std(y), eps)``, statistics taken over ``axis`` (time), so each
-    clip of a batch ``(..., n_samples)`` is standardized on its own. A silent (constant) clip
-    has ``std = 0`` and becomes all zeros instead of NaN.
-
-    Note: this is the z-normalization the papers use, *not* ``librosa.util.normalize`` (which
-    scales by the maximum absolute value).
-
-    Parameters
-    ----------
-    y : ndarray, shape (..., n_samples), float
-    axis : int
-        Axis holding the samples.
-    eps : float > 0
-        Floor on the standard deviation.
-
-    Returns
-    -------
-    y_hat : ndarray, same shape and float dtype as ``y``
-    """
-    y = check_audio(y)
-    eps = check_positive_number("eps", eps)
-    # Statistics in float64: a float32 mean of a constant clip is off by ~1e-8 relative, which
-    # would leave rounding noise above eps and blow it up to unit variance.
-    mean = y.mean(axis=axis, keepdims=True, dtype=np.float64)
-    centred = y - mean                                                     # float64
-    std = np.sqrt(np.mean(np.square(centred), axis=axis, keepdims=True))
-    return (centred / np.maximum(std, eps)).astype(y.dtype)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ._checks import check_audio, check_int, check_positive_number, float_dtype
 from .stft import _PAD_MODES, _stft_blocks, fft_frequencies, resolve_stft_params, stft_n_frames
+from .util import _valid_norm, normalize
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "melspectrogram"]
 
@@ -89,9 +90,27 @@ def mel_frequencies(n_mels=128, fmin=0.0, fmax=11025.0, htk=False):
 
     ``f_i = mel_to_hz(m(fmin) + i * (m(fmax) - m(fmin)) / (n_mels - 1))``, ``i = 0 .. n_mels - 1``.
 
+    This is ``librosa.mel_frequencies``, with the same defaults.
+
+    Parameters
+    ----------
+    n_mels : int > 0
+        Number of frequencies.
+    fmin : float >= 0
+        First frequency (Hz).
+    fmax : float >= 0
+        Last frequency (Hz); ``fmax < fmin`` gives a decreasing sequence.
+    htk : bool
+        HTK mel scale instead of Slaney's (see :func:`hz_to_mel`).
+
     Returns
     -------
-    freqs : ndarray, shape (n_mels,), float64
+    freqs : ndarray, shape (n_mels,), float64, in Hz
+
+    Raises
+    ------
+    ValueError
+        ``n_mels`` not an integer >= 1.
     """
     n_mels = check_int("n_mels", n_mels, minimum=1)
     mels = np.linspace(hz_to_mel(fmin, htk=htk), hz_to_mel(fmax, htk=htk), n_mels)
@@ -110,33 +129,50 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
 
     With ``norm='slaney'`` each row is scaled by ``2 / (f_{i+2} - f_i)``, which gives every
     triangle unit area in Hz (area-normalized, so wide high bands do not dominate); with
-    ``norm=None`` the peaks are 1; a number ``p`` scales each row to unit L^p norm.
-    This is ``librosa.filters.mel``.
+    ``norm=None`` the peaks are 1; any other value is a norm of :func:`dsp.normalize`
+    applied to each row (``np.inf``: unit peak, ``p > 0``: unit L^p norm, ...).
+    This is ``librosa.filters.mel``, with the same defaults.
 
     Parameters
     ----------
     sr : float > 0
-        Sampling rate.
+        Sampling rate (Hz).
     n_fft : int > 0
+        FFT length; the filters are evaluated at the ``1 + n_fft // 2`` bin frequencies.
     n_mels : int > 0
+        Number of mel bands.
     fmin : float, 0 <= fmin < fmax
         Lowest edge (Hz).
-    fmax : float <= sr / 2 or None
+    fmax : float, fmin < fmax <= sr / 2, or None
         Highest edge (Hz); default ``sr / 2``.
     htk : bool
         HTK mel scale instead of Slaney's.
-    norm : 'slaney', None or float > 0
+    norm : 'slaney', None, np.inf, -np.inf, 0 or float > 0
+        Row scaling, see above (librosa: ``util.normalize(W, norm=norm, axis=-1)``).
     dtype : float dtype
+        Type of the returned weights (computed in float64).
 
     Returns
     -------
-    W : ndarray, shape (n_mels, 1 + n_fft // 2)
+    W : ndarray, shape (n_mels, 1 + n_fft // 2), ``dtype``
+        Non-negative weights; ``W @ |D|^2`` maps a power spectrogram to mel bands.
 
     Raises
     ------
     ValueError
         ``sr <= 0``, ``n_fft < 1``, ``n_mels < 1``, ``fmin < 0``, ``fmin >= fmax``,
         ``fmax > sr / 2`` or an unknown ``norm``.
+
+    Warns
+    -----
+    UserWarning
+        Some bands are empty (narrower than the bin spacing): lower ``n_mels`` or raise
+        ``n_fft``.
+
+    Notes
+    -----
+    Differs from librosa in its checks only: librosa accepts ``fmax > sr / 2`` (the bands
+    above Nyquist then hold no bins and are empty) and ``fmin >= fmax``; here both raise.
     """
     sr = check_positive_number("sr", sr)
     n_fft = check_int("n_fft", n_fft, minimum=1)
@@ -149,9 +185,8 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
         raise ValueError(f"fmax={fmax} must be <= sr/2={sr / 2.0}")
     if fmin >= fmax:
         raise ValueError(f"fmin={fmin} must be < fmax={fmax}")
-    is_number = isinstance(norm, (int, float)) and not isinstance(norm, bool)
-    if not (norm is None or norm == "slaney" or (is_number and norm > 0)):
-        raise ValueError(f"norm={norm!r} must be 'slaney', None or a number > 0")
+    if not (norm == "slaney" if isinstance(norm, str) else _valid_norm(norm)):
+        raise ValueError(f"norm={norm!r} must be 'slaney', None, np.inf, -np.inf, 0 or a number > 0")
 
     fftfreqs = fft_frequencies(sr=sr, n_fft=n_fft)                     # (n_freq,)
     # Edges of the triangles, uniform on the mel scale.
@@ -165,9 +200,9 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     if norm == "slaney":
         # Unit area: a triangle of base f_{i+2} - f_i and height 2 / (f_{i+2} - f_i).
         weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, np.newaxis]
-    elif norm is not None:
-        lp = np.sum(weights ** norm, axis=1, keepdims=True) ** (1.0 / norm)
-        weights /= np.where(lp > 0, lp, 1.0)
+    else:
+        # Unit L^p norm per band (norm=None: peaks stay 1), as librosa: util.normalize(axis=-1).
+        weights = normalize(weights, norm=norm, axis=-1)
 
     # A band narrower than the bin spacing can fall between two bins and stay empty.
     empty = (mel_f[:-2] != 0) & (weights.max(axis=1) <= 0)
@@ -211,6 +246,12 @@ def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_len
     -------
     M : ndarray, shape (..., n_mels, n_frames), float32 for float32 (or float16) input,
         float64 for float64
+
+    Raises
+    ------
+    ValueError
+        Neither or both of ``y`` and ``S``; ``power <= 0``; ``S`` with fewer than 2
+        dimensions; any error of :func:`dsp.stft` (on ``y``) or :func:`mel_filterbank`.
     """
     power = check_positive_number("power", power)
     if (y is None) == (S is None):

@@ -28,9 +28,23 @@ _BLOCK_SAMPLES = 1 << 18
 def fft_frequencies(sr=22050, n_fft=2048):
     """Centre frequency of each STFT bin: ``f_k = k * sr / n_fft``, ``k = 0 .. n_fft // 2``.
 
+    This is ``librosa.fft_frequencies`` (``numpy.fft.rfftfreq(n_fft, 1 / sr)``).
+
+    Parameters
+    ----------
+    sr : float > 0
+        Sampling rate (Hz).
+    n_fft : int > 0
+        FFT length.
+
     Returns
     -------
     freqs : ndarray, shape (1 + n_fft // 2,), float64, in Hz (0 to ``sr / 2`` for even n_fft)
+
+    Raises
+    ------
+    ValueError
+        ``n_fft`` not an integer >= 1.
     """
     n_fft = check_int("n_fft", n_fft, minimum=1)
     return np.arange(1 + n_fft // 2) * (float(sr) / n_fft)
@@ -40,6 +54,15 @@ def resolve_stft_params(n_fft, hop_length, win_length):
     """Apply librosa's defaults and check the STFT geometry.
 
     ``win_length`` defaults to ``n_fft`` and ``hop_length`` to ``win_length // 4``.
+
+    Parameters
+    ----------
+    n_fft : int > 0
+        FFT length (samples).
+    hop_length : int > 0 or None
+        Samples between frames; ``None`` gives ``win_length // 4``.
+    win_length : int, 0 < win_length <= n_fft, or None
+        Window length (samples); ``None`` gives ``n_fft``.
 
     Returns
     -------
@@ -66,7 +89,24 @@ def resolve_stft_params(n_fft, hop_length, win_length):
 
 
 def stft_n_frames(n_samples, n_fft, hop_length, center=True):
-    """Number of STFT frames: ``1 + (n_samples + 2 * (n_fft // 2) * center - n_fft) // hop_length``."""
+    """Number of STFT frames: ``1 + (n_samples + 2 * (n_fft // 2) * center - n_fft) // hop_length``.
+
+    Parameters
+    ----------
+    n_samples : int >= 0
+        Signal length (samples); with ``center=False`` at least ``n_fft``.
+    n_fft : int > 0
+        Frame length (samples).
+    hop_length : int > 0
+        Samples between frames.
+    center : bool
+        Whether the signal is padded by ``n_fft // 2`` samples on each side (:func:`stft`).
+
+    Returns
+    -------
+    n_frames : int
+        No arguments are checked (callers have validated them).
+    """
     padded = n_samples + 2 * (n_fft // 2) if center else n_samples
     return 1 + (padded - n_fft) // hop_length
 
@@ -233,6 +273,13 @@ def istft(stft_matrix, hop_length=None, win_length=None, n_fft=None, window="han
     Returns
     -------
     y : ndarray, shape (..., n_samples), float
+
+    Raises
+    ------
+    ValueError
+        ``stft_matrix`` with fewer than 2 dimensions or no frame, ``stft_matrix.shape[-2]``
+        other than ``1 + n_fft // 2``, bad geometry (see :func:`stft`), an unknown window, or
+        ``length < 1``.
     """
     S = np.asarray(stft_matrix)
     if S.ndim < 2:

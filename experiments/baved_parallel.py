@@ -25,247 +25,305 @@ Commands::
 The data folder defaults to $BAVED_DIR, else ./data/baved. Get BAVED with
 ``git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset``.
 An interrupted run continues where it stopped with the same command plus ``--resume``.
+Every setting is an option (``-h`` lists them: data, features, model, augmentation, training)
+and the run folder's config.json holds them all.
+
+The script reads top to bottom: the configuration, the data and its duplicates, the splits,
+then per split (and learning rate) the features, the model, the optimizer and scheduler, the
+epoch loop with the training step, the evaluation, and the test.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.app import runs
-from minitorch_ser.app.cli_types import (nonnegative_float, nonnegative_int, positive_float,
-                                     positive_int)
+from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
+                                      apply_demo_defaults, build_parser, from_namespace,
+                                      model_options, to_dict)
+from minitorch_ser.app.experiment import prepare, test_and_report, write_split
+from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverged, TrainingRun,
+                                        clip_gradients, evaluate, make_optimizer,
+                                        make_scheduler)
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.autograd.allocator import keep_freed_memory
+from minitorch_ser.autograd.tensor import Tensor
 from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
-from minitorch_ser.app.experiment import RunSpec, prepare, run, write_config
+from minitorch_ser.data.loader import DataLoader
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.app.training import TrainConfig, TrainingDiverged
+from minitorch_ser.nn import functional as F
 
 GET_BAVED = ("BAVED is not included. Get it with\n"
              "    git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset\n"
              "and pass --data to that folder (or set BAVED_DIR).")
 TARGETS = {"emotion": list(baved.EMOTIONS), "gender": ["f", "m"], "word": list(baved.WORDS)}
 
-
-@dataclass
-class Config:
-    data: str | None = None
-    manifest: str | None = None
-    demo: bool = False
-    split: str = "random"
-    folds: int = 0
-    target: str = "emotion"
-    attention: str = "mha"
-    optimizer: str = "adam"
-    lr: list = field(default_factory=lambda: [1e-3])
-    epochs: int = 40
-    patience: int = 10
-    batch_size: int = 32
-    copies: float = 2
-    duration: float = 3.0
-    seed: int = 0
-    out: str | None = None
-    cache_dir: str = ".cache/features"
-    resume: bool = False
-    overwrite: bool = False
-    duplicates: str = "group"
+# The first paper's settings: 16 kHz, 3 s, n_fft 1024, Hamming 512, hop 256, 128 mels; Adam
+# (lr 1e-3) with ReduceLROnPlateau, batch 32, 2 noisy copies (AWGN 15-30 dB) per training clip.
+DEFAULTS = ExperimentConfig(
+    data=DataConfig(target="emotion", split="random", fractions=(0.8, 0.1, 0.1)),
+    features=FeatureConfig(),
+    augment=AugmentConfig(copies=2.0),
+    train=TrainConfig(epochs=40, patience=10),
+)
+# a run on generated audio: fewer epochs and copies (shown in the header, overridable)
+DEMO = {"train.epochs": 6, "train.patience": 0, "augment.copies": 1.0}
 
 
-def parse_args(argv=None) -> Config:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("Commands::")[1])
-    d = Config()
-    p.add_argument("--data", help="BAVED folder (default: $BAVED_DIR, else ./data/baved)")
-    p.add_argument("--demo", action="store_true", help="run on generated audio instead")
-    p.add_argument("--manifest", help="CSV with columns path,label[,speaker]: any dataset "
-                                      "instead of BAVED (the target is its label column)")
-    p.add_argument("--duration", type=positive_float, default=d.duration,
-                   help="seconds every clip is padded or trimmed to")
-    p.add_argument("--split", choices=["random", "speaker"], default=d.split)
-    p.add_argument("--folds", type=int, default=d.folds,
-                   help="K > 1: speaker-grouped K-fold cross-validation (implies --split speaker)")
-    p.add_argument("--target", choices=sorted(TARGETS), default=d.target)
-    p.add_argument("--attention", choices=["mha", "additive"], default=d.attention)
-    p.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
-    p.add_argument("--lr", type=float, nargs="+", default=d.lr,
-                   help="one value, or several for the learning-rate sweep")
-    p.add_argument("--epochs", type=positive_int, default=d.epochs)
-    p.add_argument("--patience", type=nonnegative_int, default=d.patience,
-                   help="early stopping (0: off)")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    p.add_argument("--copies", type=nonnegative_float, default=d.copies,
-                   help="noisy (AWGN 15-30 dB) copies per training clip")
-    p.add_argument("--seed", type=nonnegative_int, default=d.seed)
-    p.add_argument("--out", help="run folder (default runs/baved_<split>_<target>)")
-    p.add_argument("--cache-dir", default=d.cache_dir, help="feature cache folder")
-    p.add_argument("--resume", action="store_true", help="continue interrupted runs in --out")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete the run already in --out and start anew")
-    p.add_argument("--duplicates", choices=duplicates.POLICIES, default=d.duplicates,
-                   help="files with identical decoded samples: keep each group on one side of "
-                        "every split (group), keep one file per group (drop), or stop (refuse)")
-    a = p.parse_args(argv)
-    cfg = Config(**{k: v for k, v in vars(a).items()})
-    if cfg.folds == 1 or cfg.folds < 0:
-        p.error(f"--folds {cfg.folds} must be 0 (no cross-validation) or >= 2")
-    if cfg.folds:
-        cfg.split = "speaker"
-    return cfg
+def parse_args(argv=None) -> ExperimentConfig:
+    """The configuration (with the first learning rate of a sweep)."""
+    return parse(argv)[0]
 
 
-def resolve_data(cfg: Config) -> tuple[Path, bool]:
-    """The BAVED folder to read, and whether it is the generated demo set."""
-    if not cfg.demo:
-        root = Path(cfg.data or os.environ.get("BAVED_DIR") or "data/baved")
+def parse(argv=None) -> tuple[ExperimentConfig, list]:
+    """The configuration and the learning rates to sweep (one run each)."""
+    p = build_parser(DEFAULTS, model_options(ParallelCNNLSTMAttention),
+                     description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1])
+    ns = p.parse_args(argv)
+    lrs = getattr(ns, "train.lr")
+    lrs = lrs if isinstance(lrs, list) else [lrs]
+    try:
+        cfg = from_namespace(ns, DEFAULTS, "parallel")
+    except ValueError as err:                          # e.g. win_length > n_fft
+        p.error(str(err))
+    if cfg.data.folds == 1:
+        p.error(f"--folds {cfg.data.folds} must be 0 (no cross-validation) or >= 2")
+    if cfg.data.folds:
+        cfg.data.split = "speaker"
+    if cfg.data.target not in TARGETS:
+        p.error(f"--target {cfg.data.target!r} must be one of {sorted(TARGETS)}")
+    try:                                   # the model accepts these features and options
+        n_mels, n_frames = cfg.features.shape[1:]
+        ParallelCNNLSTMAttention(n_classes=3, n_mels=n_mels, n_frames=n_frames,
+                                 **cfg.model.options)
+    except (TypeError, ValueError) as err:
+        p.error(f"the model cannot be built for these settings: {err}")
+    return cfg, lrs
+
+
+def resolve_data(cfg: ExperimentConfig, argv=None) -> tuple[Path, bool]:
+    """The BAVED folder to read, and whether it is the generated demo set (whose smaller
+    settings are then applied to the options not given, and printed).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``--data`` or ``$BAVED_DIR`` names a folder that does not exist (only the default
+        ./data/baved, when missing, falls back to the demo).
+    """
+    if not cfg.data.demo:
+        given = cfg.data.data or os.environ.get("BAVED_DIR")
+        root = Path(given or "data/baved")
         if root.is_dir():
             return root, False
+        if given:
+            raise FileNotFoundError(f"No BAVED data at {root}.\n{GET_BAVED}")
         print(f"No BAVED data at {root}.\n{GET_BAVED}\nRunning the synthetic demo instead "
               f"(generated audio: its numbers say nothing about BAVED).\n")
     # generated once into the cache folder, reused by later demo runs
-    root = Path(synthetic.demo_folder(cfg.cache_dir, "baved", synthetic.make_dataset,
+    root = Path(synthetic.demo_folder(cfg.data.cache_dir, "baved", synthetic.make_dataset,
                                       n_speakers=8, n_words=3, clips_per=2, seed=cfg.seed))
-    cfg.epochs, cfg.patience, cfg.copies = min(cfg.epochs, 6), 0, min(cfg.copies, 1)
+    shown = apply_demo_defaults(cfg, DEMO, sys.argv[1:] if argv is None else argv)
+    if shown:
+        print("demo settings: " + ", ".join(shown))
     return root, True
 
 
-def run_settings(cfg: Config) -> dict:
-    """The settings that define a run (for its fingerprint): all but where things are read and
-    written and how the process was started."""
-    skip = {"data", "manifest", "out", "cache_dir", "resume", "overwrite", "lr"}
-    return {k: v for k, v in asdict(cfg).items() if k not in skip}
+def load_data(cfg: ExperimentConfig, state: dict, argv=None):
+    """Metadata, labels and class names of BAVED, a manifest or the demo; the run folder is
+    claimed (``runs.claim``) before anything is written into it.
+
+    Returns ``(df, labels, class_names, dataset, source, demo, out)``.
+    """
+    if cfg.data.manifest:
+        data = manifest.read_for_experiment(cfg.data.manifest, cfg.data.split)
+        cfg.data.target = "label"
+        out = Path(cfg.out or f"runs/{data.name}_{cfg.data.split}")
+        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)    # held to the end
+        print(baved.eda(data.df, label_col="label", label_names=None, out_dir=out))
+        return (data.df, data.labels, data.class_names, data.name, data.df.attrs["manifest"],
+                False, out)
+    root, demo = resolve_data(cfg, argv)
+    out = Path(cfg.out or f"runs/baved_{'demo' if demo else cfg.data.split}_{cfg.data.target}")
+    state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)        # held to the end
+    df = baved.read_metadata(root, errors="skip")
+    print(baved.eda(df, out_dir=out))
+    class_names = TARGETS[cfg.data.target]
+    values = df[cfg.data.target].to_numpy()
+    labels = (np.searchsorted(class_names, values) if cfg.data.target == "gender"
+              else values.astype(np.int64))
+    return df, labels, class_names, "synthetic" if demo else "BAVED", str(root), demo, out
 
 
-def make_splits(df, labels, cfg: Config) -> list[dict]:
+def make_splits(df, labels, class_names, cfg: ExperimentConfig) -> list[dict]:
     """The run's splits; copies of one recording (``dup_group``) and speakers that share a
     recording (``speaker_group``) always stay on one side."""
-    if cfg.folds:
-        return splits.speaker_kfold(df.assign(label=labels), k=cfg.folds, label_col="label",
-                                    speaker_col="speaker_group", seed=cfg.seed)
-    if cfg.split == "speaker":
+    d = cfg.data
+    if d.folds:
+        return splits.speaker_kfold(df.assign(label=labels), k=d.folds, label_col="label",
+                                    speaker_col="speaker_group", seed=cfg.seed,
+                                    class_names=class_names)
+    if d.split == "speaker":
         return [splits.speaker_split(df.assign(label=labels), label_col="label",
-                                     speaker_col="speaker_group", seed=cfg.seed)]
-    return [splits.random_split(labels, fractions=(0.8, 0.1, 0.1), seed=cfg.seed,
-                                groups=df["dup_group"].to_numpy())]
+                                     speaker_col="speaker_group", fractions=d.fractions,
+                                     seed=cfg.seed, class_names=class_names)]
+    return [splits.random_split(labels, fractions=d.fractions, seed=cfg.seed,
+                                groups=df["dup_group"].to_numpy(), class_names=class_names)]
+
+
+def run_settings(cfg: ExperimentConfig) -> dict:
+    """The settings that define a run (its fingerprint): everything but where files are read
+    and written and how the process was started."""
+    settings = to_dict(cfg)
+    for key in ("data", "manifest", "cache_dir"):
+        settings["data"].pop(key)
+    for key in ("out", "resume", "overwrite"):
+        settings.pop(key)
+    return {section: value for section, value in settings.items()}
 
 
 def main(argv=None) -> int:
     """Run the experiment; user errors print one ``error:`` line and return 2, an interruption
     (Ctrl-C, SIGTERM) one line with the command that continues, and returns 130 / 143."""
-    return runs.guarded(experiment_main, parse_args(argv), argv)
+    cfg, lrs = parse(argv)
+    return runs.guarded(lambda cfg, state: experiment(cfg, lrs, state, argv), cfg, argv)
 
 
-def experiment_main(cfg: Config, state: dict) -> int:
+def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
     t_start = time.perf_counter()
-    if cfg.manifest:
-        try:
-            data = manifest.read_for_experiment(cfg.manifest, cfg.split)
-        except (FileNotFoundError, ValueError) as err:   # missing or malformed manifest
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        root, demo, dataset = Path(data.df.attrs["manifest"]), False, data.name
-        df, labels, class_names = data.df, data.labels, data.class_names
-        cfg.target = "label"
-        out = Path(cfg.out or f"runs/{data.name}_{cfg.split}")
-        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)   # held to the end
-        print(baved.eda(df, label_col="label", label_names=None, out_dir=out))
-    else:
-        root, demo = resolve_data(cfg)
-        dataset = "synthetic" if demo else "BAVED"
-        out = Path(cfg.out or f"runs/baved_{'demo' if demo else cfg.split}_{cfg.target}")
-        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)   # held to the end
-        try:
-            df = baved.read_metadata(root, errors="skip")
-        except (FileNotFoundError, ValueError) as err:   # a folder without BAVED clips
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-        print(baved.eda(df, out_dir=out))
-        class_names = TARGETS[cfg.target]
-        values = df[cfg.target].to_numpy()
-        labels = (np.searchsorted(class_names, values) if cfg.target == "gender"
-                  else values.astype(np.int64))
-    # recordings with the same decoded samples, found by content (cached with the features)
-    df = duplicates.annotate(df.assign(_label=labels), cfg.cache_dir,
-                             speaker_col="speaker" if "speaker" in df.columns else None)
+    keep_freed_memory()      # reuse freed feature maps' pages (autograd/allocator.py)
     try:
-        df = duplicates.apply_policy(df, cfg.duplicates, out_dir=out, label_col="_label")
-    except ValueError as err:                            # --duplicates refuse
+        df, labels, class_names, dataset, source, demo, out = load_data(cfg, state, argv)
+        # recordings with the same decoded samples, found by content (cached with the features)
+        df = duplicates.annotate(df.assign(_label=labels), cfg.data.cache_dir,
+                                 speaker_col="speaker" if "speaker" in df.columns else None)
+        df = duplicates.apply_policy(df, cfg.data.duplicates, out_dir=out, label_col="_label")
+    except (FileNotFoundError, ValueError) as err:       # bad folder, names, manifest, refuse
         print(f"error: {err}", file=sys.stderr)
         return 2
     labels = df.pop("_label").to_numpy()
     if "speaker_group" not in df.columns:
         df["speaker_group"] = df["dup_group"].astype(str)
-    present = np.unique(labels)
-    if len(present) < 2:
-        print(f"error: the data holds a single {cfg.target} class; nothing to classify",
+    if len(np.unique(labels)) < 2:
+        print(f"error: the data holds a single {cfg.data.target} class; nothing to classify",
               file=sys.stderr)
         return 2
-    folds = make_splits(df, labels, cfg)
+    paths = df["path"].tolist()
+    try:
+        folds = make_splits(df, labels, class_names, cfg)
+    except ValueError as err:                            # e.g. more folds than speakers
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    protocol = (f"{cfg.data.folds}-fold " if cfg.data.folds else "") + (
+        "speaker-independent" if cfg.data.split == "speaker" else "random stratified 80/10/10")
 
-    # the paper's: 16 kHz, 3 s, n_fft 1024, Hamming 512, hop 256, 128 mels
-    features = FeatureConfig(duration=cfg.duration)
-    protocol = ("5-fold " if cfg.folds else "") + (
-        "speaker-independent" if cfg.split == "speaker" else "random stratified 80/10/10")
     results = []
     for fold_i, split in enumerate(folds):
         prepared = None
-        for lr in cfg.lr:
-            mt_random.manual_seed(cfg.seed)
-            train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size,
-                                    optimizer=cfg.optimizer, lr=lr, patience=cfg.patience,
-                                    seed=cfg.seed)
-            settings = {**run_settings(cfg), "lr": lr, "fold": fold_i + 1}
-            spec = RunSpec(
-                model_factory=lambda k, shape: ParallelCNNLSTMAttention(
-                    n_classes=k, n_mels=shape[-2], n_frames=shape[-1], attention=cfg.attention),
-                feature_config=features, train_config=train_cfg, copies=cfg.copies,
-                cache_dir=cfg.cache_dir,
-                extra_meta={"dataset": dataset, "target": cfg.target, "protocol": protocol,
-                            "fingerprint": runs.fingerprint(settings, df["content_hash"],
-                                                            labels, split)})
-            run_dir = out
-            if len(cfg.lr) > 1:
-                run_dir = run_dir / f"lr{lr:g}"
-            if len(folds) > 1:
-                run_dir = run_dir / f"fold{fold_i + 1}"
+        for lr in lrs:
+            cfg.train.lr = lr
+            run_dir = out / (f"lr{lr:g}" if len(lrs) > 1 else "") / (
+                f"fold{fold_i + 1}" if len(folds) > 1 else "")
+            fingerprint = runs.fingerprint({**run_settings(cfg), "fold": fold_i + 1},
+                                           df["content_hash"], labels, split)
             if cfg.resume:                     # same data and settings, before any write
-                runs.check_resume(run_dir, spec.extra_meta["fingerprint"])
-            write_config(run_dir, experiment=cfg, data=str(root), demo=demo, protocol=protocol,
-                         fold=fold_i + 1, features=features, train=train_cfg)
+                runs.check_resume(run_dir, fingerprint)
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "config.json").write_text(json.dumps(
+                {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
+                 "fold": fold_i + 1}, indent=2))
+            write_split(run_dir, split, df)
             print(f"\n=== {protocol}, fold {fold_i + 1}/{len(folds)}, lr {lr:g} -> {run_dir}")
             state["run_dir"] = run_dir
+
+            # features; augmented copies of training clips only; training-only statistics
+            t0 = time.perf_counter()
             if prepared is None:
-                prepared = prepare(df["path"].tolist(), labels, split, spec,
+                prepared = prepare(paths, labels, split, cfg.features,
+                                   copies=cfg.augment.copies, snr_db=cfg.augment.snr_db,
+                                   oversample=cfg.augment.oversample, seed=cfg.seed,
+                                   cache_dir=cfg.data.cache_dir,
                                    groups=df["dup_group"].to_numpy())
+            train, val, test, standardizer = prepared
+            meta = {"class_names": [str(c) for c in class_names],
+                    "feature_config": cfg.features.to_dict(),
+                    "standardizer": standardizer.state_dict(), "dataset": dataset,
+                    "target": cfg.data.target, "protocol": protocol,
+                    "fingerprint": fingerprint}
             try:
-                metrics = run(df["path"].tolist(), labels, class_names, split, spec, run_dir,
-                              resume=cfg.resume, prepared=prepared, content=df)
+                result, model = train_model(cfg, train, val, len(class_names), run_dir, meta)
             except TrainingDiverged as exc:  # a large learning rate: report it, go on
                 print(f"lr {lr:g}, fold {fold_i + 1}: {exc}")
                 results.append({"lr": lr, "fold": fold_i + 1, "run_dir": str(run_dir),
                                 "diverged": str(exc)})
                 continue
+            metrics = test_and_report(model, test, class_names, result, run_dir, paths, extra={
+                "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
+                "n_val": len(val), "n_test": len(test),
+                "session_seconds": time.perf_counter() - t0})
             metrics.update(lr=lr, fold=fold_i + 1, run_dir=str(run_dir))
             results.append(metrics)
             print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
                   f"(best epoch {metrics['best_epoch']}, {metrics['train_seconds'] / 60:.1f} min)")
             print((run_dir / "report.txt").read_text())
 
-    print_summary(results, cfg, protocol, dataset, demo, time.perf_counter() - t_start, out)
+    print_summary(results, cfg, lrs, protocol, dataset, demo, time.perf_counter() - t_start, out)
     return 0
 
 
-def print_summary(results, cfg, protocol, dataset, demo, seconds, out: Path) -> None:
-    print(f"\n{dataset} | target {cfg.target} | {protocol} | "
-          f"attention {cfg.attention} | {cfg.optimizer} | seed {cfg.seed} | "
+def train_model(cfg: ExperimentConfig, train, val, n_classes: int, run_dir: Path, meta: dict):
+    """The model and its training loop; returns the history and the best-validation model."""
+    mt_random.manual_seed(cfg.seed)                      # the model's initial weights
+    _, _, n_mels, n_frames = train.X.shape               # (N, 1, n_mels, n_frames)
+    model = ParallelCNNLSTMAttention(n_classes=n_classes, n_mels=n_mels, n_frames=n_frames,
+                                     **cfg.model.options)
+    print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
+          f"val {len(val)}; input {train.X.shape[1:]}; "
+          f"{sum(p.size for p in model.parameters()):,} parameters")
+    optimizer = make_optimizer(model, cfg.train)         # Adam (or SGD)
+    scheduler = make_scheduler(optimizer, cfg.train)     # ReduceLROnPlateau on validation loss
+    loader = DataLoader(train.X, train.y, batch_size=cfg.train.batch_size, shuffle=True,
+                        seed=cfg.seed)
+    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, cfg.train, meta)
+    first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
+    for epoch in range(first, cfg.train.epochs + 1):
+        if run.should_stop():                            # early stopping on validation loss
+            break
+        model.train()
+        meter = EpochMeter(len(loader), epoch, cfg.train.epochs)
+        for i, (xb, yb) in enumerate(loader, start=1):
+            logits = model(Tensor(xb))                   # (B, K)
+            loss = F.cross_entropy(logits, yb)
+            run.check_loss(loss.item(), xb, epoch, i)    # NaN/inf: TrainingDiverged
+            optimizer.zero_grad()
+            loss.backward()
+            run.check_gradients(epoch, i)
+            clip_gradients(model, cfg.train)
+            optimizer.step()
+            if cfg.train.scheduler == "exponential":    # a per-batch decay
+                scheduler.step()
+            meter.update(loss.item(), logits, yb)
+        val_result = evaluate(model, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
+        lr = optimizer.param_groups[0]["lr"]
+        if cfg.train.scheduler == "plateau":
+            scheduler.step(val_result.loss)
+        run.end_epoch(epoch, meter, val_result, lr, val.X)   # history, best.ckpt, last.ckpt
+    if cfg.train.restore_best:
+        run.restore_best()
+    return run.result, model
+
+
+def print_summary(results, cfg, lrs, protocol, dataset, demo, seconds, out: Path) -> None:
+    """The table of every run, and mean +- std over folds; ``summary.json``."""
+    print(f"\n{dataset} | target {cfg.data.target} | {protocol} | "
+          f"{cfg.model.options} | {cfg.train.optimizer} | seed {cfg.seed} | "
           f"total {seconds / 60:.1f} min")
     print(f"{'lr':>8} {'fold':>5} {'test acc':>9} {'macro F1':>9} {'best val acc':>13} {'epochs':>7}")
     for r in results:
@@ -274,9 +332,9 @@ def print_summary(results, cfg, protocol, dataset, demo, seconds, out: Path) -> 
             continue
         print(f"{r['lr']:>8g} {r['fold']:>5} {r['accuracy']:>9.4f} {r['macro_f1']:>9.4f} "
               f"{r['best_val_accuracy']:>13.4f} {r['epochs_run']:>7}")
-    summary = {"dataset": dataset, "protocol": protocol, "demo": demo, "target": cfg.target,
-               "runs": results}
-    for lr in cfg.lr:
+    summary = {"dataset": dataset, "protocol": protocol, "demo": demo,
+               "target": cfg.data.target, "runs": results}
+    for lr in lrs:
         finished = [r for r in results if r["lr"] == lr and "diverged" not in r]
         accs = [r["accuracy"] for r in finished]
         f1s = [r["macro_f1"] for r in finished]
@@ -291,4 +349,5 @@ def print_summary(results, cfg, protocol, dataset, demo, seconds, out: Path) -> 
 
 
 if __name__ == "__main__":
+    runs.plain_warnings()
     sys.exit(main())

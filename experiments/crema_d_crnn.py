@@ -12,7 +12,7 @@ Commands::
     python experiments/crema_d_crnn.py --data /path/to/CREMA-D/AudioWAV --model lstm_reg
 
     # the honest protocol: no actor in two sets; augmentation for any model
-    python experiments/crema_d_crnn.py --data ... --model gru --split speaker --augment 0.25
+    python experiments/crema_d_crnn.py --data ... --model gru --split speaker --copies 0.25
 
     # any dataset from a CSV manifest (path,label[,speaker]): BAVED, RAVDESS, EMO-DB ...
     python experiments/crema_d_crnn.py --manifest my_dataset.csv --model gru --epochs 10
@@ -23,6 +23,10 @@ Commands::
 The data folder defaults to $CREMA_D_DIR, else ./data/crema_d/AudioWAV. Get CREMA-D with
 git-lfs: ``git lfs install && git clone https://github.com/CheyneyComputerScience/CREMA-D``.
 An interrupted run continues where it stopped with the same command plus ``--resume``.
+Every setting is an option (``-h`` after ``--model NAME`` lists them, the model's own included)
+and the run folder's config.json holds them all. The script reads top to bottom: the
+configuration, the data and its duplicates, the split, the features, the model, the optimizer
+and scheduler, the epoch loop with the training step, the evaluation, and the test.
 
 Differences from the paper, on purpose: the paper added peak-relative noise to *every* clip
 before splitting (test clips included), and its 25 % of augmented arrays were added to the
@@ -39,20 +43,28 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from minitorch_ser.app import metrics as M
-from minitorch_ser.autograd import random as mt_random
-from minitorch_ser.app.cli_types import nonnegative_int, positive_float, positive_int
 from minitorch_ser.app import runs
+from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
+                                      apply_demo_defaults, build_parser, from_namespace,
+                                      model_options, to_dict)
+from minitorch_ser.app.experiment import prepare, test_and_report, write_split
+from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, clip_gradients,
+                                        evaluate, make_optimizer, make_scheduler,
+                                        regularization_loss)
+from minitorch_ser.autograd import random as mt_random
+from minitorch_ser.autograd.allocator import keep_freed_memory
+from minitorch_ser.autograd.tensor import Tensor
 from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
-from minitorch_ser.app.experiment import RunSpec, prepare, run, write_config
-from minitorch_ser.app.training import TrainConfig
+from minitorch_ser.data.loader import DataLoader
+from minitorch_ser.models import crnn
+from minitorch_ser.nn import functional as F
 
 GET_CREMA_D = (f"CREMA-D is not included. {crema_d.HOW_TO_GET}\n"
                "Or set CREMA_D_DIR to the AudioWAV folder.")
@@ -72,117 +84,92 @@ PAPER = {
 }
 
 
-@dataclass
-class Config:
-    data: str | None = None
-    manifest: str | None = None
-    demo: bool = False
-    model: str = "gru"
-    split: str = "random"
-    fractions: tuple | None = None      # None: the paper's for the model (PAPER)
-    augment: float | None = None        # None: the paper's for the model (PAPER)
-    oversample: bool = True
-    duration: float = 3.0
-    epochs: int = 50
-    patience: int = 15
-    batch_size: int = 32
-    seed: int = 0
-    out: str | None = None
-    cache_dir: str = ".cache/features"
-    resume: bool = False
-    overwrite: bool = False
-    duplicates: str = "group"
+# The paper's optimisation per model (Adam with an exponential decay of the learning rate,
+# applied per batch; gradient clipping by value or by norm).
+TRAINING = {
+    "gru": dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True, clip_grad_value=5.0),
+    "lstm": dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True, clip_grad_value=5.0),
+    "lstm_reg": dict(lr=5e-4, decay_steps=1000, decay_rate=0.9, staircase=True,
+                     clip_grad_norm=1.0),
+}
+# a run on generated audio: fewer epochs, no early stopping (shown in the header, overridable)
+DEMO = {"train.epochs": 3, "train.patience": 0}
 
 
-def parse_args(argv=None) -> Config:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog=__doc__.split("Commands::")[1])
-    d = Config()
-    source = p.add_mutually_exclusive_group()
-    source.add_argument("--data", help="CREMA-D's AudioWAV folder (default: $CREMA_D_DIR, "
-                                       "else ./data/crema_d/AudioWAV)")
-    source.add_argument("--manifest", help="CSV with columns path,label[,speaker]: any dataset")
-    source.add_argument("--demo", action="store_true", help="run on generated audio instead")
-    p.add_argument("--model", choices=sorted(PAPER), default=d.model,
+def paper_defaults(name: str, duration: float = 3.0) -> ExperimentConfig:
+    """The paper's settings for ``--model name``: its split, augmentation and optimisation;
+    50 epochs, early stopping after 15, oversampled training classes."""
+    return ExperimentConfig(
+        data=DataConfig(target="emotion", fractions=PAPER[name]["fractions"]),
+        features=crema_d.feature_config(duration),
+        augment=AugmentConfig(copies=PAPER[name]["augment"], oversample=True),
+        train=TrainConfig(epochs=50, patience=15, optimizer="adam", scheduler="exponential",
+                          restore_best=True, **TRAINING[name]),
+    )
+
+
+def parse_args(argv=None) -> ExperimentConfig:
+    """``--model`` first (it chooses the defaults and the model's own options), then the rest."""
+    first = argparse.ArgumentParser(add_help=False)
+    first.add_argument("--model", choices=sorted(PAPER), default="gru",
+                       help="gru: Figure 7, lstm: Figure 8, lstm_reg: Figure 9")
+    first.add_argument("--duration", type=float, default=3.0)
+    known, _ = first.parse_known_args(argv)
+    defaults = paper_defaults(known.model, known.duration if known.duration > 0 else 3.0)
+    p = build_parser(defaults, model_options(crnn.MODELS[known.model]),
+                     description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1])
+    p.add_argument("--model", dest="model_name", choices=sorted(PAPER), default="gru",
                    help="gru: Figure 7, lstm: Figure 8, lstm_reg: Figure 9")
-    p.add_argument("--split", choices=["random", "speaker"], default=d.split,
-                   help="random stratified (the paper) or speaker-independent (by actor)")
-    p.add_argument("--fractions", type=float, nargs=3, metavar=("TRAIN", "VAL", "TEST"),
-                   help="split proportions (default: 0.64 0.16 0.20; 0.70 0.15 0.15 for lstm_reg)")
-    p.add_argument("--augment", type=float, metavar="FRACTION",
-                   help="expand the training set by this fraction of augmented copies "
-                        "(default: 0.25 for lstm_reg, 0 for the others; 0: none)")
-    p.add_argument("--no-oversample", dest="oversample", action="store_false",
-                   help="do not oversample the minority classes of the training set")
-    p.add_argument("--duration", type=positive_float, default=d.duration,
-                   help="seconds every clip is padded or trimmed to (300 frames for 3 s)")
-    p.add_argument("--epochs", type=positive_int, default=d.epochs)
-    p.add_argument("--patience", type=nonnegative_int, default=d.patience,
-                   help="early stopping (0: off)")
-    p.add_argument("--batch-size", type=positive_int, default=d.batch_size)
-    p.add_argument("--seed", type=nonnegative_int, default=d.seed)
-    p.add_argument("--out", help="run folder (default runs/<dataset>_<model>_<split>)")
-    p.add_argument("--cache-dir", default=d.cache_dir, help="feature cache folder")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete the run already in --out and start anew")
-    p.add_argument("--duplicates", choices=duplicates.POLICIES, default=d.duplicates,
-                   help="files with identical decoded samples: keep each group on one side of "
-                        "every split (group), keep one file per group (drop), or stop (refuse)")
-    cfg = Config(**vars(p.parse_args(argv)))
-    if cfg.augment is not None and cfg.augment < 0:
-        p.error(f"--augment {cfg.augment} must be >= 0")
-    cfg.fractions = tuple(cfg.fractions) if cfg.fractions else PAPER[cfg.model]["fractions"]
-    cfg.augment = PAPER[cfg.model]["augment"] if cfg.augment is None else cfg.augment
+    ns = p.parse_args(argv)
+    if ns.__dict__.get("data.data") and ns.__dict__.get("data.manifest"):
+        p.error("--data and --manifest exclude each other")
+    try:
+        cfg = from_namespace(ns, defaults, known.model)
+    except ValueError as err:                          # e.g. win_length > n_fft
+        p.error(str(err))
+    if ns.__dict__["features.duration"] != defaults.features.duration:
+        cfg.features = crema_d.feature_config(cfg.features.duration, cfg.features.sr)
     return cfg
 
 
-@dataclass
-class Data:
-    """What the run needs from a dataset."""
+def load_data(cfg: ExperimentConfig, state: dict, argv=None):
+    """CREMA-D from --data, any dataset from --manifest, or the generated demo set; the run
+    folder is claimed (``runs.claim``) before anything is written into it.
 
-    df: pd.DataFrame
-    labels: np.ndarray        # (N,) int64
-    class_names: list
-    speaker_col: str
-    name: str                 # for the run folder and the reports
-    source: str               # folder or manifest read
-    demo: bool
-
-
-def load_data(cfg: Config) -> Data:
-    """CREMA-D from --data, any dataset from --manifest, or the generated demo set."""
-    if cfg.manifest:
-        m = manifest.read_for_experiment(cfg.manifest, cfg.split)
-        return Data(m.df, m.labels, m.class_names, "speaker", m.name,
-                    m.df.attrs["manifest"], False)
+    Returns ``(df, labels, class_names, speaker_col, name, source, demo, out)``.
+    """
+    d = cfg.data
+    if d.manifest:
+        m = manifest.read_for_experiment(d.manifest, d.split)
+        out = Path(cfg.out or f"runs/{m.name}_{cfg.model.name}_{d.split}")
+        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)    # held to the end
+        return (m.df, m.labels, m.class_names, "speaker", m.name, m.df.attrs["manifest"],
+                False, out)
     root = None
-    if not cfg.demo:
-        root = Path(cfg.data or os.environ.get("CREMA_D_DIR") or "data/crema_d/AudioWAV")
+    if not d.demo:
+        given = d.data or os.environ.get("CREMA_D_DIR")
+        root = Path(given or "data/crema_d/AudioWAV")
         if not root.is_dir():
+            if given:                      # a folder named but missing: an error, not a demo
+                raise FileNotFoundError(f"No CREMA-D data at {root}.\n{GET_CREMA_D}")
             print(f"No CREMA-D data at {root}.\n{GET_CREMA_D}\nRunning the synthetic demo "
                   "instead (generated audio: its numbers say nothing about CREMA-D).\n")
             root = None
     demo = root is None
     if demo:
         # generated once into the cache folder, reused by later demo runs
-        root = Path(synthetic.demo_folder(cfg.cache_dir, "crema_d", synthetic.make_crema_d,
+        root = Path(synthetic.demo_folder(d.cache_dir, "crema_d", synthetic.make_crema_d,
                                           n_actors=6, sentences=("DFA", "IEO", "ITH", "TIE"),
                                           seed=cfg.seed))
-        cfg.epochs, cfg.patience = min(cfg.epochs, 3), 0
+        shown = apply_demo_defaults(cfg, DEMO, sys.argv[1:] if argv is None else argv)
+        if shown:
+            print("demo settings: " + ", ".join(shown))
+    name = "crema_d_demo" if demo else "crema_d"
+    out = Path(cfg.out or f"runs/{name}_{cfg.model.name}_{d.split}")
+    state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)        # held to the end
     df = crema_d.read_metadata(root, errors="skip")
-    return Data(df, df["emotion"].to_numpy(), list(crema_d.EMOTIONS), "actor",
-                "crema_d_demo" if demo else "crema_d", df.attrs["root"], demo)
-
-
-def paper_model(name: str):
-    """The paper's model factory and training settings for ``--model name``."""
-    from minitorch_ser.models import crnn
-
-    def factory(n_classes, shape):
-        return crnn.build_crnn(name, n_classes=n_classes, n_frames=shape[1], n_mels=shape[2])
-    return factory, dict(crnn.TRAINING[name])
+    return (df, df["emotion"].to_numpy(), list(crema_d.EMOTIONS), "actor", name,
+            df.attrs["root"], demo, out)
 
 
 def write_per_class_accuracy(out: Path, class_names) -> str:
@@ -196,103 +183,155 @@ def write_per_class_accuracy(out: Path, class_names) -> str:
     return text
 
 
+def run_settings(cfg: ExperimentConfig) -> dict:
+    """The settings that define a run (its fingerprint): everything but where files are read
+    and written and how the process was started."""
+    settings = to_dict(cfg)
+    for key in ("data", "manifest", "cache_dir"):
+        settings["data"].pop(key)
+    for key in ("out", "resume", "overwrite"):
+        settings.pop(key)
+    return settings
+
+
 def main(argv=None, model=None) -> int:
-    """Run the experiment; ``model = (factory, training settings)`` replaces the paper's
-    (``paper_model(cfg.model)``), e.g. a tiny model in tests. User errors print one
-    ``error:`` line and return 2; Ctrl-C / SIGTERM one line with the command that continues,
-    and return 130 / 143."""
-    return runs.guarded(lambda cfg, state: experiment_main(cfg, state, model), parse_args(argv),
-                        argv)
+    """Run the experiment; ``model = (factory, training settings)`` replaces the paper's model
+    (``factory(n_classes, (C, n_mels, n_frames))``) and its optimisation, e.g. a tiny model in
+    tests. User errors print one ``error:`` line and return 2; Ctrl-C / SIGTERM one line with
+    the command that continues, and return 130 / 143."""
+    cfg = parse_args(argv)
+    if model is not None:
+        cfg.train = TrainConfig(**{**vars(cfg.train), **model[1]})
+    return runs.guarded(lambda cfg, state: experiment(cfg, state, argv, model), cfg, argv)
 
 
-def run_settings(cfg: Config) -> dict:
-    """The settings that define a run (for its fingerprint): all but where things are read and
-    written and how the process was started."""
-    skip = {"data", "manifest", "out", "cache_dir", "resume", "overwrite"}
-    return {k: v for k, v in asdict(cfg).items() if k not in skip}
-
-
-def experiment_main(cfg: Config, state: dict, model=None) -> int:
-    try:
-        data = load_data(cfg)
-    except (FileNotFoundError, ValueError) as err:       # bad folder, names or manifest
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = Path(cfg.out or f"runs/{data.name}_{cfg.model}_{cfg.split}")
-    state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)     # held to the end
+def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int:
     t_start = time.perf_counter()
-    gender_col = next((c for c in ("sex", "gender") if c in data.df.columns), None)
-    print(baved.eda(data.df, label_col="label" if cfg.manifest else "emotion",
-                    label_names=None if cfg.manifest else crema_d.EMOTIONS,
-                    gender_col=gender_col, speaker_col=data.speaker_col, out_dir=out))
-
-    # recordings with the same decoded samples, found by content (cached with the features)
+    keep_freed_memory()      # reuse freed feature maps' pages (autograd/allocator.py)
     try:
-        df = duplicates.annotate(data.df.assign(_label=data.labels), cfg.cache_dir,
-                                 speaker_col=(data.speaker_col if data.speaker_col in
-                                              data.df.columns else None))
-        df = duplicates.apply_policy(df, cfg.duplicates, out_dir=out, label_col="_label")
-    except ValueError as err:                            # --duplicates refuse
+        df, labels, class_names, speaker_col, name, source, demo, out = load_data(cfg, state,
+                                                                                  argv)
+        gender_col = next((c for c in ("sex", "gender") if c in df.columns), None)
+        print(baved.eda(df, label_col="label" if cfg.data.manifest else "emotion",
+                        label_names=None if cfg.data.manifest else crema_d.EMOTIONS,
+                        gender_col=gender_col, speaker_col=speaker_col, out_dir=out))
+        # recordings with the same decoded samples, found by content (cached with the features)
+        df = duplicates.annotate(df.assign(_label=labels), cfg.data.cache_dir,
+                                 speaker_col=speaker_col if speaker_col in df.columns else None)
+        df = duplicates.apply_policy(df, cfg.data.duplicates, out_dir=out, label_col="_label")
+    except (FileNotFoundError, ValueError) as err:       # bad folder, names, manifest, refuse
         print(f"error: {err}", file=sys.stderr)
         return 2
-    data.labels = df.pop("_label").to_numpy()
-    data.df = df
-    if cfg.split == "speaker":
-        split = splits.speaker_split(data.df.assign(label=data.labels), "label",
-                                     "speaker_group", cfg.fractions, seed=cfg.seed)
-        protocol = f"speaker-independent (by {data.speaker_col})"
-    else:
-        split = splits.random_split(data.labels, cfg.fractions, seed=cfg.seed,
-                                    groups=data.df["dup_group"].to_numpy())
-        protocol = "random stratified"
-    protocol += " " + "/".join(f"{round(100 * f)}" for f in cfg.fractions)
-    if cfg.oversample:
+    labels = df.pop("_label").to_numpy()
+    if "speaker_group" not in df.columns:
+        df["speaker_group"] = df["dup_group"].astype(str)
+    d, fractions = cfg.data, cfg.data.fractions
+    try:
+        if d.split == "speaker":
+            split = splits.speaker_split(df.assign(label=labels), "label", "speaker_group",
+                                         fractions, seed=cfg.seed, class_names=class_names)
+            protocol = f"speaker-independent (by {speaker_col})"
+        else:
+            split = splits.random_split(labels, fractions, seed=cfg.seed,
+                                        groups=df["dup_group"].to_numpy(),
+                                        class_names=class_names)
+            protocol = "random stratified"
+    except ValueError as err:                            # e.g. fractions that do not sum to 1
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    protocol += " " + "/".join(f"{round(100 * f)}" for f in fractions)
+    if cfg.augment.oversample:
         protocol += ", training oversampled"
-    if cfg.augment:
-        protocol += f", training expanded by {cfg.augment:g} with augmented copies"
-    speakers = data.df[data.speaker_col] if data.speaker_col in data.df.columns else None
-    print(splits.split_summary(split, [data.class_names[k] for k in data.labels], speakers))
+    if cfg.augment.copies:
+        protocol += f", training expanded by {cfg.augment.copies:g} with augmented copies"
+    speakers = df[speaker_col] if speaker_col in df.columns else None
+    print(splits.split_summary(split, [class_names[k] for k in labels], speakers))
 
-    factory, training = model if model is not None else paper_model(cfg.model)
-    mt_random.manual_seed(cfg.seed)
-    train_cfg = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, optimizer="adam",
-                            scheduler="exponential", patience=cfg.patience, restore_best=True,
-                            seed=cfg.seed, **training)
-    features = crema_d.feature_config(cfg.duration)
-    wave_aug, spec_aug = WaveAugment(sr=features.sr), SpecAugment(time_first=True)
-    spec = RunSpec(model_factory=factory, feature_config=features, train_config=train_cfg,
-                   copies=cfg.augment, wave_augment=wave_aug, feature_augment=spec_aug,
-                   oversample=cfg.oversample, cache_dir=cfg.cache_dir,
-                   extra_meta={"dataset": data.name, "model": cfg.model, "protocol": protocol,
-                               "fingerprint": runs.fingerprint(run_settings(cfg),
-                                                               data.df["content_hash"],
-                                                               data.labels, split)})
+    fingerprint = runs.fingerprint(run_settings(cfg), df["content_hash"], labels, split)
     if cfg.resume:                                 # same data and settings, before any write
-        runs.check_resume(out, spec.extra_meta["fingerprint"])
-    write_config(out, experiment=cfg, data=data.source, demo=data.demo, protocol=protocol,
-                 class_names=data.class_names, features=features, train=train_cfg,
-                 wave_augment=wave_aug, feature_augment=spec_aug)
-    print(f"\n=== {data.name} | model {cfg.model} (Figure {PAPER[cfg.model]['figure']}) | "
+        runs.check_resume(out, fingerprint)
+    wave_aug, spec_aug = WaveAugment(sr=cfg.features.sr), SpecAugment()
+    (out / "config.json").write_text(json.dumps(
+        {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
+         "class_names": class_names, "wave_augment": vars(wave_aug),
+         "feature_augment": vars(spec_aug)}, indent=2))
+    write_split(out, split, df)
+    print(f"\n=== {name} | model {cfg.model.name} (Figure {PAPER[cfg.model.name]['figure']}) | "
           f"{protocol} -> {out}")
-    paths = data.df["path"].tolist()
     state["run_dir"] = out
-    prepared = prepare(paths, data.labels, split, spec, groups=data.df["dup_group"].to_numpy())
-    metrics = run(paths, data.labels, data.class_names, split, spec, out, resume=cfg.resume,
-                  prepared=prepared, content=data.df)
-    per_class = write_per_class_accuracy(out, data.class_names)
 
+    # features; oversampling and augmented copies of training clips only; training statistics
+    paths = df["path"].tolist()
+    t0 = time.perf_counter()
+    train, val, test, standardizer = prepare(
+        paths, labels, split, cfg.features, copies=cfg.augment.copies,
+        wave_augment=wave_aug, feature_augment=spec_aug, oversample=cfg.augment.oversample,
+        seed=cfg.seed, cache_dir=d.cache_dir, groups=df["dup_group"].to_numpy())
+    meta = {"class_names": [str(c) for c in class_names],
+            "feature_config": cfg.features.to_dict(), "standardizer": standardizer.state_dict(),
+            "dataset": name, "model": cfg.model.name, "protocol": protocol,
+            "fingerprint": fingerprint}
+
+    # the model, the optimizer (Adam) and the per-batch exponential decay of its learning rate
+    mt_random.manual_seed(cfg.seed)                      # the model's initial weights
+    _, _, n_mels, n_frames = train.X.shape               # (N, 3, n_mels, n_frames)
+    if model is not None:
+        net = model[0](len(class_names), train.X.shape[1:])
+    else:
+        net = crnn.build_crnn(cfg.model.name, n_classes=len(class_names), n_mels=n_mels,
+                              n_frames=n_frames, **cfg.model.options)
+    optimizer = make_optimizer(net, cfg.train)
+    scheduler = make_scheduler(optimizer, cfg.train)
+    loader = DataLoader(train.X, train.y, batch_size=cfg.train.batch_size, shuffle=True,
+                        seed=cfg.seed)
+    run = TrainingRun(out, net, optimizer, scheduler, loader, cfg.train, meta)
+    print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
+          f"val {len(val)}, test {len(test)}; input {train.X.shape[1:]}; "
+          f"{sum(p.size for p in net.parameters()):,} parameters")
+    first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
+    for epoch in range(first, cfg.train.epochs + 1):
+        if run.should_stop():                            # early stopping on validation loss
+            break
+        net.train()
+        meter = EpochMeter(len(loader), epoch, cfg.train.epochs)
+        for i, (xb, yb) in enumerate(loader, start=1):
+            logits = net(Tensor(xb))                     # (B, K)
+            loss = F.cross_entropy(logits, yb)
+            penalty = regularization_loss(net)           # Figure 9's L2 on its convolutions
+            objective = loss + penalty if penalty is not None else loss
+            run.check_loss(objective.item(), xb, epoch, i)   # NaN/inf: TrainingDiverged
+            optimizer.zero_grad()
+            objective.backward()
+            run.check_gradients(epoch, i)
+            clip_gradients(net, cfg.train)
+            optimizer.step()
+            if cfg.train.scheduler == "exponential":    # the paper's per-batch decay
+                scheduler.step()
+            meter.update(loss.item(), logits, yb)
+        val_result = evaluate(net, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
+        lr = optimizer.param_groups[0]["lr"]
+        if cfg.train.scheduler == "plateau":
+            scheduler.step(val_result.loss)
+        run.end_epoch(epoch, meter, val_result, lr, val.X)   # history, best.ckpt, last.ckpt
+    if cfg.train.restore_best:
+        run.restore_best()
+
+    metrics = test_and_report(net, test, class_names, run.result, out, paths, extra={
+        "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
+        "n_val": len(val), "n_test": len(test), "session_seconds": time.perf_counter() - t0})
+    per_class = write_per_class_accuracy(out, class_names)
     print((out / "report.txt").read_text())
-    paper = PAPER[cfg.model]
+    paper = PAPER[cfg.model.name]
     seconds = time.perf_counter() - t_start
-    print(f"{data.name} | {cfg.model} | {protocol} | seed {cfg.seed} | "
+    print(f"{name} | {cfg.model.name} | {protocol} | seed {cfg.seed} | "
           f"{metrics['epochs_run']} epochs (best {metrics['best_epoch']}) | "
           f"training {metrics['train_seconds'] / 60:.1f} min over all epochs, this session "
           f"{seconds / 60:.1f} min\ntest accuracy {metrics['accuracy']:.4f}, macro F1 "
           f"{metrics['macro_f1']:.4f}\n{per_class}\n"
           f"paper (CREMA-D, random split, Figure {paper['figure']}): test accuracy "
           f"{paper['accuracy']:.4f}\n{paper['per_class']}"
-          + ("\n(a different dataset: not comparable)" if data.name != "crema_d" else ""))
-    summary = {"dataset": data.name, "model": cfg.model, "protocol": protocol,
+          + ("\n(a different dataset: not comparable)" if name != "crema_d" else ""))
+    summary = {"dataset": name, "model": cfg.model.name, "protocol": protocol,
                "seed": cfg.seed, "train_minutes": metrics["train_seconds"] / 60,
                "session_minutes": seconds / 60, "test_accuracy": metrics["accuracy"],
                "macro_f1": metrics["macro_f1"], "epochs_run": metrics["epochs_run"],
@@ -303,4 +342,5 @@ def experiment_main(cfg: Config, state: dict, model=None) -> int:
 
 
 if __name__ == "__main__":
+    runs.plain_warnings()
     sys.exit(main())

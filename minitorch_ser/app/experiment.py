@@ -1,16 +1,16 @@
-"""One classification run end to end, shared by the experiment scripts.
+"""The steps around a training loop that every experiment script shares.
 
-``run`` takes a list of audio files with integer labels and a split, and does, in this order:
+A script reads top to bottom (``experiments/baved_parallel.py``): data, split, then
 
-1. features of every file, batched and cached (``data.features.extract``);
-2. the training set: clean training clips plus augmented copies of **training clips only**
-   (``data.augment.build_training_set`` reads nothing but ``split["train"]``), and a check that
-   no validation or test clip reached it;
-3. standardization with statistics of the training set only;
-4. ``train.fit`` with checkpoints in the run folder, then the best-validation weights on the
-   test set;
-5. the run folder's reports: metrics.json, report.txt, confusion_matrix.csv (+ PNGs when
-   matplotlib is installed), predictions.csv.
+1. ``prepare``: features of every file (batched, cached), the training set (clean training
+   clips plus augmented copies of **training clips only**: ``data.augment.build_training_set``
+   reads nothing but ``split["train"]``), a check that no validation or test clip (or a copy of
+   one, by audio content: ``check_no_leak``) reached it, and standardization with statistics of
+   the training rows only;
+2. the model, the optimizer and the training loop (in the script, with ``app.training``);
+3. ``test_and_report``: the best-validation weights on the test set once, and the run folder's
+   reports: metrics.json, report.txt, confusion_matrix.csv, predictions.csv (+ PNGs when
+   matplotlib is installed).
 
 Dataset specifics (how paths and labels are read, which split) stay in the scripts and in
 ``minitorch_ser.data``.
@@ -18,57 +18,17 @@ Dataset specifics (how paths and labels are read, which split) stay in the scrip
 
 from __future__ import annotations
 
-import json
-import os
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import metrics as M
-from . import plots
 from ..data import augment, features
 from ..data.features import FeatureConfig, Standardizer
 from ..data.splits import save_split
-from .training import TrainConfig, evaluate, fit
-
-
-@dataclass
-class RunSpec:
-    """What a run needs besides the data: model, features, augmentation, training settings.
-
-    Attributes
-    ----------
-    model_factory : callable
-        ``model_factory(n_classes, feature_shape) -> Module``; the model must expose ``config``.
-    feature_config : FeatureConfig
-    train_config : TrainConfig
-    copies : float >= 0
-        Augmented copies per training clip (fractional: a share of the clips get one).
-    snr_range : (float, float)
-        SNR range (dB) of the default AWGN augmentation.
-    wave_augment, feature_augment : callable or None
-        Replace AWGN / add feature-level augmentation (see ``build_training_set``).
-    oversample : bool
-        Balance training classes by random oversampling (after the split, training only).
-    cache_dir : path or None
-        Feature cache folder (None: no cache).
-    extra_meta : dict
-        Added to the checkpoints' ``meta`` (e.g. the dataset name and target).
-    """
-
-    model_factory: object
-    feature_config: FeatureConfig = field(default_factory=FeatureConfig)
-    train_config: TrainConfig = field(default_factory=TrainConfig)
-    copies: float = 2
-    snr_range: tuple = (15.0, 30.0)
-    wave_augment: object = None
-    feature_augment: object = None
-    oversample: bool = False
-    cache_dir: object = features.DEFAULT_CACHE_DIR
-    extra_meta: dict = field(default_factory=dict)
+from . import metrics as M
+from . import plots
+from .training import FitResult, evaluate
 
 
 def check_no_leak(split: dict, groups, train_rows=None) -> None:
@@ -101,31 +61,57 @@ def check_no_leak(split: dict, groups, train_rows=None) -> None:
                            "to train on a leaky split")
 
 
-def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True, groups=None):
+def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float = 0.0,
+            snr_db=(15.0, 30.0), wave_augment=None, feature_augment=None,
+            oversample: bool = False, seed: int = 0, cache_dir=features.DEFAULT_CACHE_DIR,
+            groups=None, progress: bool = True):
     """Features of the three sets, augmentation of training only, training-only standardization.
 
-    ``groups`` (``dup_group`` of ``data.duplicates``), when given, extends the leak check from
-    row positions to audio content: no recording may be on both sides (``check_no_leak``).
+    Parameters
+    ----------
+    paths : sequence of str, (N,)
+        Audio files.
+    labels : (N,) int
+        Class of every file.
+    split : dict
+        ``{"train", "val", "test"}`` row positions.
+    config : FeatureConfig
+        Feature parameters; features are ``(C, n_mels, n_frames)`` per clip.
+    copies : float >= 0
+        Augmented copies per training clip (``data.augment.build_training_set``).
+    snr_db : (float, float)
+        SNR range in dB of the default AWGN copies.
+    wave_augment, feature_augment : callable or None
+        Other waveform / feature augmentations (``build_training_set``).
+    oversample : bool
+        Balance the training classes by random oversampling (training rows only).
+    seed : int
+        Seeds the augmentation and oversampling draws.
+    cache_dir : path or None
+        Feature cache folder.
+    groups : (N,) array-like or None
+        ``dup_group`` of ``data.duplicates``: extends the leak check from row positions to
+        audio content (``check_no_leak``).
+    progress : bool
+        Progress lines on stderr.
 
     Returns
     -------
     (train, val, test, standardizer) : FeatureDataset x 3, Standardizer
-        X arrays are already standardized.
+        X arrays ``(M, C, n_mels, n_frames)`` already standardized (per channel and mel bin).
 
     Raises
     ------
     RuntimeError
         If any training row (original or augmented copy) comes from a validation or test clip.
     """
-    cfg = spec.feature_config
-    clean = features.extract(paths, cfg, cache_dir=spec.cache_dir, progress=progress)
+    clean = features.extract(paths, config, cache_dir=cache_dir, progress=progress)
     train = augment.build_training_set(
-        split, paths, labels, cfg, copies=spec.copies, snr_range=spec.snr_range,
-        wave_augment=spec.wave_augment, feature_augment=spec.feature_augment,
-        oversample=spec.oversample, rng=spec.train_config.seed, clean=clean, progress=progress,
-        cache_dir=spec.cache_dir)
-    val = features.dataset_from_indices(split["val"], paths, labels, cfg, clean=clean)
-    test = features.dataset_from_indices(split["test"], paths, labels, cfg, clean=clean)
+        split, paths, labels, config, copies=copies, snr_range=snr_db, wave_augment=wave_augment,
+        feature_augment=feature_augment, oversample=oversample, rng=seed, clean=clean,
+        progress=progress, cache_dir=cache_dir)
+    val = features.dataset_from_indices(split["val"], paths, labels, config, clean=clean)
+    test = features.dataset_from_indices(split["test"], paths, labels, config, clean=clean)
     held_out = np.union1d(split["val"], split["test"])
     leaked = np.intersect1d(train.source_index, held_out)
     if len(leaked):
@@ -133,54 +119,57 @@ def prepare(paths, labels, split: dict, spec: RunSpec, progress: bool = True, gr
                            f"(e.g. row {leaked[0]}): refusing to train on a leaky split")
     if groups is not None:
         check_no_leak(split, groups, train.source_index)
-    # statistics per channel and mel bin: the bin axis is the last one for time-first features
-    standardizer = Standardizer(bin_axis=-1 if cfg.time_first else -2).fit(train.X)
+    standardizer = Standardizer().fit(train.X)            # per channel and mel bin
     train.X = standardizer.transform(train.X, copy=False)
     val.X = standardizer.transform(val.X)
     test.X = standardizer.transform(test.X)
     return train, val, test, standardizer
 
 
-def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume: bool = False,
-        progress: bool = True, prepared=None, content=None) -> dict:
-    """Train, test and report one run in ``out_dir``; return its metrics dict.
+def write_split(out_dir, split: dict, df: pd.DataFrame) -> None:
+    """``split.csv`` of a run: row, file, set and, when ``df`` has them, the content columns
+    (``content_hash``, ``dup_group``, ``speaker_group``) so anyone can check that no recording
+    of the test set is in training (``check_no_leak`` is run first).
 
-    ``prepared`` (the result of ``prepare``) can be passed to reuse features across runs that
-    share the split and the feature settings (the learning-rate sweep does). ``content`` (a
-    table of N rows with ``content_hash``, ``dup_group`` [, ``speaker_group``], from
-    ``data.duplicates.annotate``) is written into split.csv and checked for leaks.
+    Parameters
+    ----------
+    out_dir : path
+        The run folder.
+    split : dict
+        ``{"train", "val", "test"}`` row positions into ``df``.
+    df : pandas.DataFrame, (N rows)
+        The metadata, with a ``path`` column.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [os.fspath(p) for p in paths]
-    labels = np.asarray(labels, dtype=np.int64)
-    class_names = [str(c) for c in class_names]
-    columns = None
-    if content is not None:
-        columns = content[[c for c in ("content_hash", "dup_group", "speaker_group")
-                           if c in content.columns]].reset_index(drop=True)
+    columns = df[[c for c in ("content_hash", "dup_group", "speaker_group")
+                  if c in df.columns]].reset_index(drop=True)
+    if "dup_group" in columns.columns:
         check_no_leak(split, columns["dup_group"].to_numpy())
-    save_split(split, out_dir / "split.csv", paths=paths, columns=columns)
-    t0 = time.perf_counter()
-    groups = None if columns is None else columns["dup_group"].to_numpy()
-    train, val, test, standardizer = prepared or prepare(paths, labels, split, spec, progress,
-                                                         groups=groups)
-    prep_seconds = None if prepared else time.perf_counter() - t0  # shared: timed by the caller
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    save_split(split, Path(out_dir) / "split.csv", paths=df["path"].tolist(),
+               columns=columns if len(columns.columns) else None)
 
-    model = spec.model_factory(len(class_names), train.X.shape[1:])
-    meta = {"class_names": class_names, "feature_config": spec.feature_config.to_dict(),
-            "standardizer": standardizer.state_dict(), **spec.extra_meta}
-    if progress:
-        print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
-              f"val {len(val)}, test {len(test)}; input {train.X.shape[1:]}; "
-              f"{sum(p.size for p in model.parameters()):,} parameters")
-    t1 = time.perf_counter()
-    result = fit(model, (train.X, train.y), (val.X, val.y), spec.train_config, out_dir,
-                 meta=meta, resume=resume)
-    session_seconds = time.perf_counter() - t1
-    # training wall time over every epoch, also those of a run this one resumed
-    train_seconds = float(sum(row["seconds"] for row in result.history))
 
+def test_and_report(model, test, class_names, result: FitResult, out_dir, paths,
+                    extra: dict | None = None) -> dict:
+    """Evaluate ``model`` (the best-validation weights) on the test set once; write the run's
+    reports and ``metrics.json``; return the metrics.
+
+    Parameters
+    ----------
+    model : Module
+    test : FeatureDataset
+        Standardized test features ``(M, C, n_mels, n_frames)`` and labels.
+    class_names : sequence of str, (K,)
+    result : FitResult
+        The training history and best epoch.
+    out_dir : path
+        The run folder.
+    paths : sequence of str, (N,)
+        Files of all rows (the test rows are ``test.source_index``).
+    extra : dict or None
+        More fields for metrics.json (sizes, timings, the protocol).
+    """
+    class_names = [str(c) for c in class_names]
     test_eval = evaluate(model, test.X, test.y)
     report = write_reports(out_dir, test.y, test_eval, class_names, result.history,
                            paths=[paths[i] for i in test.source_index])
@@ -190,12 +179,11 @@ def run(paths, labels, class_names, split: dict, spec: RunSpec, out_dir, resume:
         "best_val_accuracy": next((r["val_acc"] for r in result.history
                                    if r["epoch"] == result.best_epoch), None),
         "epochs_run": len(result.history), "stopped_early": result.stopped_early,
-        "train_seconds": train_seconds, "session_train_seconds": session_seconds,
-        "prepare_seconds": prep_seconds,
-        "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
-        "n_val": len(val), "n_test": len(test),
+        # training wall time over every epoch, also those of a run this one resumed
+        "train_seconds": float(sum(row["seconds"] for row in result.history)),
+        **(extra or {}),
     })
-    (out_dir / "metrics.json").write_text(M.to_json(report))
+    (Path(out_dir) / "metrics.json").write_text(M.to_json(report))
     return report
 
 
@@ -221,21 +209,3 @@ def write_reports(out_dir, y_true, test_eval, class_names, history, paths=None) 
     plots.confusion_matrix(cm, class_names, out_dir / "confusion_matrix.png")
     plots.training_curves(history, out_dir / "curves.png")
     return report
-
-
-def write_config(out_dir, **sections) -> None:
-    """config.json: every setting of the run (dataclasses are expanded)."""
-    def expand(v):
-        if hasattr(v, "__dataclass_fields__"):
-            return {k: expand(x) for k, x in asdict(v).items()}
-        if isinstance(v, dict):
-            return {k: expand(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [expand(x) for x in v]
-        if isinstance(v, Path):
-            return str(v)
-        if callable(v):
-            return getattr(v, "__name__", repr(v))
-        return v
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "config.json").write_text(json.dumps(expand(sections), indent=2, default=str))

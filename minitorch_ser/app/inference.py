@@ -78,7 +78,7 @@ REQUIRED_META = {
     "feature_config": "the feature parameters, FeatureConfig.to_dict()",
     "standardizer": "the normalization statistics, Standardizer.state_dict()",
 }
-STANDARDIZER_KEYS = ("mode", "bin_axis", "eps", "mean", "std")
+STANDARDIZER_KEYS = ("mode", "eps", "mean", "std")
 
 
 # ==================================================================================== results
@@ -284,8 +284,8 @@ class Predictor:
     def prepare_wave(self, y: np.ndarray, sr: int) -> np.ndarray:
         """One mono clip at rate ``sr`` -> ``(n_samples,)`` float32 at the checkpoint's rate.
 
-        Resample to ``feature_config.sr``, z-normalize if the checkpoint says so, then zero-pad
-        or trim the end to ``n_samples``: steps 1-3 of ``features.load_waves``.
+        Resample to ``feature_config.sr``, then ``features.fit_wave`` (z-normalize if the
+        checkpoint says so, zero-pad or trim the end to ``n_samples``), as training did.
         """
         cfg = self.feature_config
         y = np.asarray(y, dtype=np.float32)
@@ -296,10 +296,7 @@ class Predictor:
             raise ValueError("a clip must hold at least one sample, got 0")
         if not np.isfinite(y).all():
             raise ValueError("a clip holds NaN or infinite samples")
-        y = dsp.resample(y, int(sr), cfg.sr)
-        if cfg.normalize_audio:
-            y = dsp.normalize(y)
-        return dsp.fix_length(y, cfg.n_samples)
+        return feat.fit_wave(dsp.resample(y, int(sr), cfg.sr), cfg)
 
     def features(self, waves: np.ndarray) -> np.ndarray:
         """Standardized features of prepared clips: (B, n_samples) -> (B, *feature_config.shape)."""
@@ -524,7 +521,7 @@ class Predictor:
         raw = feat.waves_to_features(wave, cfg)                          # (1, C, F, T) dB
         probs = self.predict_proba(self.standardizer.transform(raw))     # (1, K)
         weights = np.asarray(weights_of())[0]                            # (T_steps,)
-        mel = raw[0, 0].T if cfg.time_first else raw[0, 0]               # (n_mels, n_frames)
+        mel = raw[0, 0]                                                  # (n_mels, n_frames)
         n_frames, n_steps = mel.shape[-1], len(weights)
         per_step = n_frames // n_steps
         hop_s = cfg.hop_length / cfg.sr
@@ -558,7 +555,7 @@ def check_compatible(model, class_names, config: FeatureConfig, standardizer: St
             raise ValueError(f"standardizer {name.rstrip('_')} has shape {stat.shape}, which does "
                              f"not fit features of shape {shape} (FeatureConfig: "
                              f"n_mels={config.n_mels}, frames={config.frames}, "
-                             f"channels={config.channels}, time_first={config.time_first})")
+                             f"channels={config.channels})")
     built_for = getattr(model, "config", None) or {}
     given = {"n_mels": config.n_mels, "n_frames": config.frames}
     differ = [f"{k}={built_for[k]} (model) vs {v} (features)" for k, v in given.items()

@@ -1,4 +1,4 @@
-"""Optional figures (PNG) with matplotlib: bar charts, training curves, confusion matrices.
+"""Optional figures (PNG) with matplotlib: training curves and confusion matrices.
 
 matplotlib is an optional extra (``pip install -e ".[plots]"``). Every function here returns the
 path it wrote, or None without writing anything when matplotlib is not installed, so callers
@@ -25,26 +25,6 @@ def _pyplot():
 def available() -> bool:
     """Whether matplotlib can be imported."""
     return _pyplot() is not None
-
-
-def bar_chart(counts, title: str, path, xlabel: str = "", ylabel: str = "clips"):
-    """Bar chart of a mapping or pandas Series ``label -> count`` (the paper's Figures 1-2)."""
-    plt = _pyplot()
-    if plt is None:
-        return None
-    labels = [str(k) for k in counts.keys()]
-    values = [counts[k] for k in counts.keys()]
-    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(labels) + 2), 3.5))
-    ax.bar(labels, values, color="#4c72b0")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    for i, v in enumerate(values):
-        ax.text(i, v, str(v), ha="center", va="bottom", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return Path(path)
 
 
 def training_curves(history: list, path):

@@ -28,6 +28,7 @@ import os
 import shlex
 import signal
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -140,6 +141,8 @@ def claim(out, resume: bool = False, overwrite: bool = False) -> RunLock:
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     lock = RunLock(out, fd)
     existing = _existing_run(out)
+    if existing is None and resume:
+        print(f"note: --resume: {out} holds no run yet; starting a new one", file=sys.stderr)
     if existing is not None and not resume:
         if not overwrite:
             lock.release()
@@ -165,7 +168,8 @@ def fingerprint(settings: dict, content_hashes, labels, split: dict) -> dict:
     Parameters
     ----------
     settings : dict
-        The run's settings (JSON-able values); ``EXTENDABLE`` keys are left out.
+        The run's settings (JSON-able values, nested sections allowed); ``EXTENDABLE`` keys
+        are left out at every level.
     content_hashes : (N,) sequence of str
         Content hash of every file (``data.duplicates``), in row order.
     labels : (N,) int
@@ -178,6 +182,10 @@ def fingerprint(settings: dict, content_hashes, labels, split: dict) -> dict:
     dict
         ``{"n_files", "data", "labels", "split", "settings"}``: digests and the kept settings.
     """
+    def kept(value):
+        if isinstance(value, dict):
+            return {k: kept(v) for k, v in sorted(value.items()) if k not in EXTENDABLE}
+        return value
     labels = np.asarray(labels).tolist()
     return {
         "n_files": len(labels),
@@ -185,7 +193,7 @@ def fingerprint(settings: dict, content_hashes, labels, split: dict) -> dict:
         "labels": _digest(labels),
         "split": _digest(f"{name}:{int(i)}" for name in ("train", "val", "test")
                          for i in split[name]),
-        "settings": {k: v for k, v in sorted(settings.items()) if k not in EXTENDABLE},
+        "settings": kept(settings),
     }
 
 
@@ -199,7 +207,14 @@ def fingerprint_differences(stored: dict | None, current: dict) -> list[str]:
     for key, what in (("data", "audio content"), ("labels", "labels"), ("split", "split")):
         if stored.get(key) != current[key]:
             diffs.append(f"{what} differ")
-    old, new = stored.get("settings", {}), current["settings"]
+    def flat(tree, into):
+        for k, v in tree.items():
+            if isinstance(v, dict) and v:
+                flat(v, into)
+            else:
+                into[k] = v
+        return into
+    old, new = flat(stored.get("settings", {}), {}), flat(current["settings"], {})
     for k in sorted(set(old) | set(new)):
         if old.get(k) != new.get(k):
             diffs.append(f"--{k.replace('_', '-')}: {old.get(k)!r} -> {new.get(k)!r}")
@@ -282,16 +297,29 @@ def command_line(argv=None) -> list:
     return [sys.argv[0] if sys.argv and sys.argv[0] else "script", *argv]
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
+def plain_warnings() -> None:
+    """Print warnings as one ``warning: ...`` line on stderr, without Python's file name and
+    source line: for a script run from the command line (its ``__main__`` block)."""
+    warnings.showwarning = _show_warning
+
+
 def guarded(body, cfg, argv=None) -> int:
     """Run ``body(cfg, state)`` as a script's main: the exit code it returns, or
 
     - Ctrl-C / SIGTERM: one line ``interrupted at epoch k; continue with: ...`` on stderr
       (``state["run_dir"]``, set by ``body``, names the run being trained), 130 / 143;
-    - a run-folder refusal (``RunFolderError``) or a full disk (``OSError`` ENOSPC/EDQUOT,
+    - a run-folder refusal (``RunFolderError``), an unreadable or pickled checkpoint
+      (``CheckpointError``) or a full disk (``OSError`` ENOSPC/EDQUOT,
       whose message names the file): one ``error: ...`` line, 2.
 
     ``state`` also keeps what must live as long as the run (the folder's ``RunLock``).
     """
+    from .checkpoint import CheckpointError       # checkpoints know models; keep this light
+
     state = {"run_dir": None}
     try:
         with signals_as_exceptions():
@@ -299,7 +327,7 @@ def guarded(body, cfg, argv=None) -> int:
     except (KeyboardInterrupt, Interrupted) as exc:
         print(f"\n{interrupted_message(state['run_dir'], command_line(argv))}", file=sys.stderr)
         return exit_code(exc)
-    except RunFolderError as err:
+    except (RunFolderError, CheckpointError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:

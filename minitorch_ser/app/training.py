@@ -1,34 +1,51 @@
-"""The training loop shared by every experiment: fit, evaluate, checkpoint, resume.
+"""Training helpers, each a screen long: the pieces an experiment script's loop calls.
 
-``fit`` trains a classifier on arrays ``(X, y)`` with cross-entropy, an optimizer (Adam or SGD),
-an optional learning-rate scheduler (ReduceLROnPlateau on validation loss, or a per-batch
-exponential decay), early stopping on validation loss, optional gradient clipping, and writes
-into a run folder::
+A script writes its own loop (``experiments/baved_parallel.py`` shows it)::
+
+    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, config, meta)
+    first = run.resume(seed) if resume else run.start(seed)
+    for epoch in range(first, config.epochs + 1):
+        if run.should_stop():                               # early stopping
+            break
+        model.train()
+        meter = EpochMeter(len(loader), epoch, config.epochs)
+        for i, (xb, yb) in enumerate(loader, start=1):
+            logits = model(Tensor(xb))                      # forward
+            loss = F.cross_entropy(logits, yb)
+            run.check_loss(loss.item(), xb, epoch, i)       # finite, else TrainingDiverged
+            optimizer.zero_grad()
+            loss.backward()
+            run.check_gradients(epoch, i)
+            clip_gradients(model, config)
+            optimizer.step()
+            meter.update(loss.item(), logits, yb)
+        val = evaluate(model, X_val, y_val)                 # eval mode, no graph
+        scheduler.step(val.loss)
+        run.end_epoch(epoch, meter, val, lr)                # history, best.ckpt, last.ckpt
+
+``fit`` is that loop as one call, for notebooks and tests. ``TrainingRun`` keeps the run
+folder::
 
     last.ckpt      state after the latest finished epoch (resume from here)
     best.ckpt      weights of the best validation epoch (what predict and test use)
     history.csv    one row per epoch: loss, accuracy, lr, seconds
 
-Resuming (``resume=True``) reloads ``last.ckpt`` (model, optimizer, scheduler, generators,
-epoch, history, early-stopping counters) and continues exactly as an uninterrupted run would.
+``TrainingRun.resume`` reloads ``last.ckpt`` (model, optimizer, scheduler, generators, epoch,
+history, early-stopping counters) so the loop continues exactly as an uninterrupted run would.
 
 Divergence: nothing non-finite is trained on, recorded or saved. ``TrainingDiverged`` is raised,
 naming the epoch (and batch) and the first offending parameter, on
 
-- a NaN or infinite training loss (checked before ``backward``);
-- a non-finite gradient after ``backward``, before clipping and before the optimizer step;
-- a non-finite weight, buffer or optimizer moment at the end of an epoch;
-- a non-finite validation loss or accuracy;
+- a NaN or infinite training loss (``check_loss``, before ``backward``);
+- a non-finite gradient after ``backward``, before clipping and the step (``check_gradients``);
+- a non-finite weight, buffer or optimizer moment at the end of an epoch (``end_epoch``);
+- a non-finite validation loss or accuracy (``end_epoch``);
 
 all of them before ``last.ckpt`` and ``best.ckpt`` are written, so both keep the previous good
 state. The per-step gradient check (``first_non_finite``) is one ``np.isfinite(g).all()`` per
 gradient, a single read of the gradients: 35 to 70 us for the 32 gradient arrays of the
 parallel model (7 thousand to 520 thousand weights), under 0.1% of a training step, and about
 35 times cheaper than the float64 global norm of ``clip_grad_norm_`` on the larger model.
-
-Large temporaries: ``fit`` first calls ``allocator.keep_freed_memory()`` so that the feature
-maps freed after each step are reused by the next one instead of being unmapped and faulted in
-again (see ``minitorch_ser/allocator.py``; ``MINITORCH_SER_KEEP_FREED_MEMORY=0`` turns it off).
 
 Dataset specifics stay out of this file: the caller passes arrays, class names and whatever
 ``meta`` a later prediction needs (feature parameters, normalization statistics).
@@ -46,13 +63,13 @@ from pathlib import Path
 import numpy as np
 
 from ..autograd import random as mt_random
-from ..autograd.allocator import keep_freed_memory
-from .checkpoint import class_path, load_checkpoint, save_checkpoint
+from ..autograd.tensor import Tensor, no_grad
 from ..data.loader import DataLoader
+from ..data.progress import Progress
 from ..nn import functional as F
 from ..optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
 from ..optim.lr_scheduler import ExponentialDecay, ReduceLROnPlateau
-from ..autograd.tensor import Tensor, no_grad
+from .checkpoint import class_path, load_checkpoint, save_checkpoint
 
 
 class TrainingDiverged(RuntimeError):
@@ -118,19 +135,18 @@ class TrainConfig:
     restore_best : bool
         After training, load the best-validation weights into the model.
     clip_grad_norm, clip_grad_value : float > 0 or None
-    seed : int
-        Seeds the data order and the default generator (weights, dropout).
     progress : bool
         Print a progress line during each epoch (with ETA) and one line per epoch.
     """
 
     epochs: int = 40
     batch_size: int = 32
-    optimizer: str = "adam"
+    optimizer: str = field(default="adam", metadata={"choices": ("adam", "sgd")})
     lr: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.8
-    scheduler: str = "plateau"
+    scheduler: str = field(default="plateau",
+                           metadata={"choices": ("plateau", "exponential", "none")})
     plateau_factor: float = 0.5
     plateau_patience: int = 3
     min_lr: float = 1e-6
@@ -141,7 +157,6 @@ class TrainConfig:
     restore_best: bool = True
     clip_grad_norm: float | None = None
     clip_grad_value: float | None = None
-    seed: int = 0
     progress: bool = True
 
     def __post_init__(self):
@@ -171,7 +186,8 @@ class EvalResult:
 
 @dataclass
 class FitResult:
-    """What ``fit`` returns: the history rows and the best validation epoch and loss."""
+    """The history rows, the best validation epoch and loss, and whether training stopped
+    early: what ``fit`` returns and ``TrainingRun.result`` holds."""
 
     history: list = field(default_factory=list)
     best_epoch: int = 0
@@ -231,44 +247,245 @@ def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 64) -> EvalR
                       predictions=predictions, probabilities=probabilities)
 
 
-class _Progress:
-    """One self-overwriting progress line per epoch (a full line per ~10% when not a terminal)."""
+class EpochMeter:
+    """Running training loss and accuracy of one epoch, with its progress line.
 
-    def __init__(self, total: int, epoch: int, epochs: int, enabled: bool):
-        self.total, self.epoch, self.epochs, self.enabled = total, epoch, epochs, enabled
+    Parameters
+    ----------
+    n_batches : int >= 1
+        Batches in the epoch (for the ETA).
+    epoch, epochs : int
+        This epoch (1-based) and the last one, for the line.
+    enabled : bool
+        Print the progress line.
+    """
+
+    def __init__(self, n_batches: int, epoch: int, epochs: int, enabled: bool = True):
+        self.total_loss, self.correct, self.seen = 0.0, 0, 0
         self.start = time.perf_counter()
-        self.tty = sys.stdout.isatty()
-        self.last_decile = -1
+        self.progress = Progress(n_batches, f"epoch {epoch}/{epochs}", "batches", enabled)
 
-    def update(self, done: int, loss: float, acc: float) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        eta = elapsed / done * (self.total - done)
-        line = (f"epoch {self.epoch}/{self.epochs} batch {done}/{self.total} loss {loss:.4f} "
-                f"acc {acc:.3f} {elapsed:.0f}s elapsed, ETA {eta:.0f}s")
-        if self.tty:
-            print("\r" + line, end="", flush=True)
-        else:
-            decile = done * 10 // self.total
-            if decile != self.last_decile and done < self.total:
-                self.last_decile = decile
-                print(line, flush=True)
+    def update(self, loss: float, logits: Tensor, y: np.ndarray) -> None:
+        """Add one batch: its mean ``loss``, ``logits : (B, K)`` and labels ``y : (B,)``."""
+        self.total_loss += loss * len(y)
+        self.correct += int((logits.data.argmax(axis=1) == y).sum())
+        self.seen += len(y)
+        self.progress.update(self.progress.done + 1,
+                             f"loss {self.loss:.4f} acc {self.accuracy:.3f}")
+
+    @property
+    def loss(self) -> float:
+        return self.total_loss / max(self.seen, 1)
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.seen, 1)
 
     def close(self) -> None:
-        if self.enabled and self.tty:
-            print("\r" + " " * 100 + "\r", end="", flush=True)
+        """Clear the progress line."""
+        self.progress.close()
+
+
+class TrainingRun:
+    """The run folder of one training: resume, checks, best/last checkpoints, history.
+
+    Parameters
+    ----------
+    run_dir : path
+        Folder of ``last.ckpt``, ``best.ckpt`` and ``history.csv`` (created).
+    model : Module
+        The classifier; must expose ``config`` (its constructor's keyword arguments) and be
+        registered (``models.register_model``) so checkpoints can rebuild it.
+    optimizer : Optimizer
+    scheduler : LRScheduler or None
+    loader : DataLoader
+        The training batches (its shuffling state is checkpointed).
+    config : TrainConfig
+        ``epochs`` and ``patience`` (early stopping on validation loss), ``progress``.
+    meta : dict or None
+        Stored in every checkpoint (class names, features, normalization, fingerprint).
+    """
+
+    def __init__(self, run_dir, model, optimizer, scheduler, loader, config: TrainConfig,
+                 meta: dict | None = None):
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.model, self.optimizer, self.scheduler, self.loader = model, optimizer, scheduler, loader
+        self.config, self.meta = config, dict(meta or {})
+        self.last_path, self.best_path = self.run_dir / "last.ckpt", self.run_dir / "best.ckpt"
+        self.result, self.bad_epochs = FitResult(), 0
+        self.named_params = list(model.named_parameters())
+
+    def start(self, seed: int) -> int:
+        """A new run: seed the default generator (weights, dropout); returns epoch 1."""
+        mt_random.manual_seed(seed)
+        return 1
+
+    def resume(self, seed: int) -> int:
+        """Reload ``last.ckpt`` (or, when there is none, ``start(seed)``); returns the first
+        epoch to train.
+
+        Raises
+        ------
+        TrainingDiverged
+            ``last.ckpt`` holds non-finite values.
+        """
+        if not self.last_path.exists():
+            return self.start(seed)
+        ckpt = load_checkpoint(self.last_path)
+        self.model.load_state_dict(ckpt["model_state"])
+        self.optimizer.load_state_dict(ckpt["optimizer_state"])
+        if self.scheduler is not None and ckpt["scheduler_state"] is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler_state"])
+        self.loader.set_state(ckpt["rng_state"]["loader"])
+        mt_random.set_state(ckpt["rng_state"]["default"])
+        self.result.history = ckpt["history"]
+        self.result.best_epoch = ckpt["best"]["epoch"]
+        self.result.best_val_loss = ckpt["best"]["val_loss"]
+        self.bad_epochs = ckpt["best"]["bad_epochs"]
+        bad = first_non_finite(_state_arrays(self.model, self.optimizer))
+        if bad is not None:
+            raise TrainingDiverged(f"{self.last_path} holds non-finite values in {bad}: a "
+                                   f"diverged state cannot be resumed")
+        if self.config.progress:
+            print(f"resuming from {self.last_path} after epoch {ckpt['epoch']}")
+        return ckpt["epoch"] + 1
+
+    def should_stop(self) -> bool:
+        """Early stopping: ``patience`` epochs in a row without a lower validation loss."""
+        stop = bool(self.config.patience) and self.bad_epochs >= self.config.patience
+        self.result.stopped_early = self.result.stopped_early or stop
+        return stop
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        kept = (f"the last good state is in {self.last_path}" if self.last_path.exists()
+                else "no checkpoint was written yet")
+        return TrainingDiverged(f"{what}; stopping, {kept} (try a lower --lr or gradient "
+                                f"clipping)")
+
+    def _culprit(self, inputs: np.ndarray, what: str) -> str:
+        """Where a non-finite loss comes from: a non-finite weight, buffer or optimizer
+        state, else non-finite ``inputs``, else an overflow of the activations."""
+        bad = first_non_finite(_state_arrays(self.model, self.optimizer))
+        if bad is not None:
+            return f"the first non-finite values are in {bad}"
+        rows = np.flatnonzero(~np.isfinite(inputs.reshape(len(inputs), -1)).all(axis=1))
+        if len(rows):
+            return (f"every weight is finite, but {len(rows)} {what} hold NaN or inf features "
+                    f"(the first is row {rows[0]})")
+        largest, name = max(((float(np.abs(p.data).max(initial=0.0)), name)
+                             for name, p in self.named_params), default=(0.0, "no parameter"))
+        return (f"every weight and input is finite, so the activations overflow (largest "
+                f"|weight| {largest:.3g}, in {name})")
+
+    def check_loss(self, value: float, inputs: np.ndarray, epoch: int, batch: int) -> None:
+        """Raise ``TrainingDiverged`` if the batch loss ``value`` is NaN or infinite."""
+        if not math.isfinite(value):
+            raise self._diverged(f"non-finite loss ({value}) at epoch {epoch}, batch {batch}: "
+                                 f"{self._culprit(inputs, 'clips of the batch')}")
+
+    def check_gradients(self, epoch: int, batch: int, loss: float | None = None) -> None:
+        """Raise ``TrainingDiverged`` if a gradient holds NaN or inf (call it before clipping,
+        which would turn an infinity into a finite value); ``loss`` is quoted."""
+        bad = first_non_finite((name, p.grad) for name, p in self.named_params)
+        if bad is not None:
+            at = f" (loss {loss:.4g})" if loss is not None else ""
+            raise self._diverged(f"non-finite gradient of {bad} at epoch {epoch}, batch "
+                                 f"{batch}{at}, before the optimizer step")
+
+    def end_epoch(self, epoch: int, meter: EpochMeter, val: EvalResult, lr: float,
+                  X_val: np.ndarray | None = None) -> dict:
+        """Close an epoch: check the state, record the history row, keep the best epoch (by
+        validation loss), write ``best.ckpt`` (when improved), ``last.ckpt``, ``history.csv``
+        and print one line.
+
+        Parameters
+        ----------
+        epoch : int
+        meter : EpochMeter
+            The epoch's training loss and accuracy (closed here).
+        val : EvalResult
+            The validation evaluation after the epoch.
+        lr : float
+            The learning rate the epoch trained with.
+        X_val : ndarray or None
+            Validation features, to name bad rows when the validation loss is not finite.
+
+        Returns
+        -------
+        dict
+            The history row.
+
+        Raises
+        ------
+        TrainingDiverged
+            Non-finite weights, optimizer state, validation loss or accuracy; nothing written.
+        """
+        meter.close()
+        seconds = time.perf_counter() - meter.start
+        bad = first_non_finite(_state_arrays(self.model, self.optimizer))
+        if bad is not None:
+            raise self._diverged(f"non-finite values in {bad} after epoch {epoch} "
+                                 f"(last batch {len(self.loader)})")
+        if not (math.isfinite(val.loss) and math.isfinite(val.accuracy)):
+            rows = np.flatnonzero(~np.isfinite(val.probabilities).all(axis=1))
+            where = self._culprit(np.asarray(X_val if X_val is not None else np.zeros((0, 1))),
+                                  "validation clips")
+            raise self._diverged(f"non-finite validation loss ({val.loss}) or accuracy "
+                                 f"({val.accuracy}) after epoch {epoch} ({len(rows)} "
+                                 f"validation clip(s) get non-finite probabilities): {where}")
+        row = {"epoch": epoch, "train_loss": meter.loss, "train_acc": meter.accuracy,
+               "val_loss": val.loss, "val_acc": val.accuracy, "lr": lr, "seconds": seconds}
+        result = self.result
+        result.history.append(row)
+        improved = val.loss < result.best_val_loss
+        if improved:
+            result.best_val_loss, result.best_epoch, self.bad_epochs = val.loss, epoch, 0
+        else:
+            self.bad_epochs += 1
+        state = self.checkpoint(epoch)
+        if improved:
+            save_checkpoint(self.best_path, state)
+        save_checkpoint(self.last_path, state)
+        _write_history(self.run_dir / "history.csv", result.history)
+        if self.config.progress:
+            print(f"epoch {epoch:3d}/{self.config.epochs} | train loss {row['train_loss']:.4f} "
+                  f"acc {row['train_acc']:.4f} | val loss {row['val_loss']:.4f} "
+                  f"acc {row['val_acc']:.4f} | lr {lr:.3g} | {seconds:.1f}s"
+                  + (" *" if improved else ""), flush=True)
+        return row
+
+    def checkpoint(self, epoch: int) -> dict:
+        """The checkpoint payload after ``epoch`` (``checkpoint.save_checkpoint``)."""
+        return {
+            "model_class": class_path(self.model), "model_config": dict(self.model.config),
+            "model_state": self.model.state_dict(),
+            "optimizer_state": self.optimizer.state_dict(),
+            "scheduler_state": (self.scheduler.state_dict() if self.scheduler is not None
+                                else None),
+            "rng_state": {"loader": self.loader.get_state(), "default": mt_random.get_state()},
+            "epoch": epoch, "history": list(self.result.history),
+            "train_config": asdict(self.config),
+            "best": {"epoch": self.result.best_epoch, "val_loss": self.result.best_val_loss,
+                     "bad_epochs": self.bad_epochs},
+            "meta": self.meta,
+        }
+
+    def restore_best(self) -> None:
+        """Load the best validation epoch's weights into the model (if one was saved)."""
+        if self.best_path.exists():
+            self.model.load_state_dict(load_checkpoint(self.best_path)["model_state"])
 
 
 def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dict | None = None,
-        resume: bool = False) -> FitResult:
-    """Train ``model`` on ``train = (X, y)``, selecting on ``val = (X, y)``; see the module doc.
+        resume: bool = False, seed: int = 0) -> FitResult:
+    """Train ``model`` on ``train = (X, y)``, selecting on ``val = (X, y)``: the loop of the
+    module docstring in one call (the experiment scripts write it out).
 
     Parameters
     ----------
     model : Module
-        A classifier mapping X batches to logits (N, K). Must expose ``config`` (the keyword
-        arguments that rebuild it) so checkpoints can recreate it.
+        A classifier mapping X batches to logits (N, K); registered, with a ``config``.
     train, val : (ndarray, ndarray)
         Features (N, ...) float32 and integer labels (N,).
     config : TrainConfig
@@ -278,163 +495,57 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
         Stored in every checkpoint (class names, feature parameters, normalization statistics).
     resume : bool
         Continue from ``run_dir/last.ckpt`` if it exists.
+    seed : int >= 0
+        Seeds the data order and, for a new run, the default generator (weights, dropout).
 
     Raises
     ------
+    ValueError
+        An empty training or validation set.
     TrainingDiverged
         On a non-finite training loss, gradient, weight (or optimizer state), validation loss
         or accuracy, and when resuming from a ``last.ckpt`` with non-finite weights; nothing
         non-finite is written, ``last.ckpt`` and ``best.ckpt`` keep the last good state.
     """
-    keep_freed_memory()  # reuse the pages of freed feature maps (module docstring)
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    X_train, y_train = train
-    X_val, y_val = val
+    (X_train, y_train), (X_val, y_val) = train, val
     if len(X_train) == 0:
         raise ValueError("the training set is empty")
     if len(X_val) == 0:
         raise ValueError("the validation set is empty: early stopping and the scheduler need it")
-    y_train = np.asarray(y_train, dtype=np.int64)
-    y_val = np.asarray(y_val, dtype=np.int64)
-
+    y_train, y_val = np.asarray(y_train, dtype=np.int64), np.asarray(y_val, dtype=np.int64)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config)
-    loader = DataLoader(X_train, y_train, batch_size=config.batch_size, shuffle=True, seed=config.seed)
-    result = FitResult()
-    bad_epochs, start_epoch = 0, 1
-
-    last_path, best_path = run_dir / "last.ckpt", run_dir / "best.ckpt"
-    if resume and last_path.exists():
-        ckpt = load_checkpoint(last_path)
-        model.load_state_dict(ckpt["model_state"])
-        optimizer.load_state_dict(ckpt["optimizer_state"])
-        if scheduler is not None and ckpt["scheduler_state"] is not None:
-            scheduler.load_state_dict(ckpt["scheduler_state"])
-        loader.set_state(ckpt["rng_state"]["loader"])
-        mt_random.set_state(ckpt["rng_state"]["default"])
-        result.history = ckpt["history"]
-        result.best_epoch, result.best_val_loss = ckpt["best"]["epoch"], ckpt["best"]["val_loss"]
-        bad_epochs = ckpt["best"]["bad_epochs"]
-        start_epoch = ckpt["epoch"] + 1
-        bad = first_non_finite(_state_arrays(model, optimizer))
-        if bad is not None:
-            raise TrainingDiverged(f"{last_path} holds non-finite values in {bad}: a "
-                                   f"diverged state cannot be resumed")
-        if config.progress:
-            print(f"resuming from {last_path} after epoch {ckpt['epoch']}")
-    else:
-        mt_random.manual_seed(config.seed)
-
-    named_params = list(model.named_parameters())
-
-    def diverged(what: str) -> TrainingDiverged:
-        kept = (f"the last good state is in {last_path}" if last_path.exists()
-                else "no checkpoint was written yet")
-        return TrainingDiverged(f"{what}; stopping, {kept} (try a lower --lr or gradient "
-                                f"clipping)")
-
-    def culprit(inputs: np.ndarray, what: str) -> str:
-        """Where a non-finite loss comes from (searched only once one is found): a non-finite
-        weight, buffer or optimizer state, else non-finite ``inputs``, else an overflow."""
-        bad = first_non_finite(_state_arrays(model, optimizer))
-        if bad is not None:
-            return f"the first non-finite values are in {bad}"
-        rows = np.flatnonzero(~np.isfinite(inputs.reshape(len(inputs), -1)).all(axis=1))
-        if len(rows):
-            return (f"every weight is finite, but {len(rows)} {what} hold NaN or inf features "
-                    f"(the first is row {rows[0]})")
-        largest, name = max(((float(np.abs(p.data).max(initial=0.0)), name)
-                             for name, p in named_params), default=(0.0, "no parameter"))
-        return (f"every weight and input is finite, so the activations overflow (largest "
-                f"|weight| {largest:.3g}, in {name})")
-
-    def checkpoint(epoch: int) -> dict:
-        return {
-            "model_class": class_path(model), "model_config": dict(model.config),
-            "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-            "scheduler_state": scheduler.state_dict() if scheduler is not None else None,
-            "rng_state": {"loader": loader.get_state(), "default": mt_random.get_state()},
-            "epoch": epoch, "history": list(result.history), "train_config": asdict(config),
-            "best": {"epoch": result.best_epoch, "val_loss": result.best_val_loss,
-                     "bad_epochs": bad_epochs},
-            "meta": dict(meta or {}),
-        }
-
-    for epoch in range(start_epoch, config.epochs + 1):
-        if config.patience and bad_epochs >= config.patience:
-            result.stopped_early = True
+    loader = DataLoader(X_train, y_train, batch_size=config.batch_size, shuffle=True, seed=seed)
+    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, config, meta)
+    first = run.resume(seed) if resume else run.start(seed)
+    for epoch in range(first, config.epochs + 1):
+        if run.should_stop():
             break
         model.train()
-        t0 = time.perf_counter()
-        progress = _Progress(len(loader), epoch, config.epochs, config.progress)
-        total_loss, correct, seen = 0.0, 0, 0
+        meter = EpochMeter(len(loader), epoch, config.epochs, config.progress)
         for i, (xb, yb) in enumerate(loader, start=1):
             logits = model(Tensor(xb))
             loss = F.cross_entropy(logits, yb)
             penalty = regularization_loss(model)
             objective = loss + penalty if penalty is not None else loss
             value = objective.item()
-            if not math.isfinite(value):
-                progress.close()
-                raise diverged(f"non-finite loss ({value}) at epoch {epoch}, batch {i}: "
-                               f"{culprit(xb, 'clips of the batch')}")
+            run.check_loss(value, xb, epoch, i)
             optimizer.zero_grad()
             objective.backward()
-            # before clipping, which would turn an infinity into a finite value
-            bad = first_non_finite((name, p.grad) for name, p in named_params)
-            if bad is not None:
-                progress.close()
-                raise diverged(f"non-finite gradient of {bad} at epoch {epoch}, batch {i} "
-                               f"(loss {value:.4g}), before the optimizer step")
+            run.check_gradients(epoch, i, value)
             clip_gradients(model, config)
             optimizer.step()
             if isinstance(scheduler, ExponentialDecay):
                 scheduler.step()
-            total_loss += loss.item() * len(yb)
-            correct += int((logits.data.argmax(axis=1) == yb).sum())
-            seen += len(yb)
-            progress.update(i, total_loss / seen, correct / seen)
-        progress.close()
-        bad = first_non_finite(_state_arrays(model, optimizer))
-        if bad is not None:
-            raise diverged(f"non-finite values in {bad} after epoch {epoch} "
-                           f"(last batch {len(loader)})")
-
+            meter.update(loss.item(), logits, yb)
         val_result = evaluate(model, X_val, y_val, batch_size=max(config.batch_size, 64))
-        if not (math.isfinite(val_result.loss) and math.isfinite(val_result.accuracy)):
-            rows = np.flatnonzero(~np.isfinite(val_result.probabilities).all(axis=1))
-            raise diverged(f"non-finite validation loss ({val_result.loss}) or accuracy "
-                           f"({val_result.accuracy}) after epoch {epoch} ({len(rows)} "
-                           f"validation clip(s) get non-finite probabilities): "
-                           f"{culprit(np.asarray(X_val), 'validation clips')}")
         lr = optimizer.param_groups[0]["lr"]
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(val_result.loss)
-        seconds = time.perf_counter() - t0
-        row = {"epoch": epoch, "train_loss": total_loss / seen, "train_acc": correct / seen,
-               "val_loss": val_result.loss, "val_acc": val_result.accuracy, "lr": lr,
-               "seconds": seconds}
-        result.history.append(row)
-        improved = val_result.loss < result.best_val_loss
-        if improved:
-            result.best_val_loss, result.best_epoch, bad_epochs = val_result.loss, epoch, 0
-        else:
-            bad_epochs += 1
-        state = checkpoint(epoch)
-        if improved:
-            save_checkpoint(best_path, state)
-        save_checkpoint(last_path, state)
-        _write_history(run_dir / "history.csv", result.history)
-        if config.progress:
-            print(f"epoch {epoch:3d}/{config.epochs} | train loss {row['train_loss']:.4f} "
-                  f"acc {row['train_acc']:.4f} | val loss {row['val_loss']:.4f} "
-                  f"acc {row['val_acc']:.4f} | lr {lr:.3g} | {seconds:.1f}s"
-                  + (" *" if improved else ""), flush=True)
-
-    if config.restore_best and best_path.exists():
-        model.load_state_dict(load_checkpoint(best_path)["model_state"])
-    return result
+        run.end_epoch(epoch, meter, val_result, lr, X_val)
+    if config.restore_best:
+        run.restore_best()
+    return run.result
 
 
 def _write_history(path: Path, history: list) -> None:

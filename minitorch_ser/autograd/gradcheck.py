@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tensor import Tensor, no_grad
+from .grad_mode import no_grad
+from .tensor import Tensor, as_array
 
 
 def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-4,
@@ -39,18 +40,20 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     Returns
     -------
-    True when every checked element agrees.
+    bool
+        True when every checked element agrees (otherwise it raises).
 
     Raises
     ------
     AssertionError
-        Naming the function, the input, the element index, the numerical and analytic values.
+        Naming the function, the input, the element index, the numerical and analytic values;
+        also when no output depends on a floating input.
     """
     label = name or getattr(fn, "__name__", repr(fn))
     rng = np.random.default_rng(seed)
     tensors = []
     for x in inputs:
-        arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+        arr = as_array(x)
         if arr.dtype.kind == "f":
             # an own C-contiguous float64 copy: reshape(-1) below must be a view to perturb it
             tensors.append(Tensor(np.array(arr, dtype=np.float64, order="C"), requires_grad=True))

@@ -1,24 +1,37 @@
-"""The core differentiable ops, each a `Function` on plain ndarrays.
+"""The core differentiable ops, each a `Function` on plain ndarrays, and Tensor's op methods.
 
 Notation: ``g`` is dL/d(output) and every backward returns dL/d(input) for each input, by the
-chain rule written out per op. Broadcasting is undone by the engine (``function.unbroadcast``),
-so binary ops return gradients of the output's shape.
+chain rule written out per op. Broadcasting is undone by the engine (``tensor.unbroadcast``),
+so binary ops return gradients of the output's shape. Shapes: ``(*S)`` is any shape, ``(*B)``
+the broadcast shape of the operands.
 
-The user-facing spellings are methods and operators of ``Tensor`` (``a + b``, ``x.sum(axis)``)
-and the free functions at the end of this file (``concat``, ``stack``, ``split``, ``pad``,
-``where``, ``dropout``).
+The user-facing spellings are the free functions (``concat``, ``stack``, ``split``, ``pad``,
+``where``, ``dropout``, ``contiguous``) and the operators and methods of ``Tensor`` (``a + b``,
+``a @ b``, ``x[i]``, ``x.sum(axis)``, ``x.reshape(shape)``, ...). Those are defined at the end of
+this file, in ``_TensorOpMethods``, and installed on ``Tensor`` by ``install_tensor_methods()``
+when this module is imported: ``tensor.py`` knows no op, so the import graph of the core has no
+cycle (grad_mode <- tensor <- function <- ops), the way DeZero's ``setup_variable`` does it.
 """
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from .function import Function
+from .tensor import Tensor, _unwrap, as_array, as_tensor
 
 
 # ============================================================================ elementwise binary
 class Add(Function):
-    """``out = a + b`` (broadcasting); da = g, db = g."""
+    """``out = a + b`` (broadcasting); da = g, db = g.
+
+    Parameters
+    ----------
+    a, b : ndarray (*S_a), (*S_b)
+        Operands whose shapes broadcast together to ``(*B)``, the output's shape.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -31,7 +44,13 @@ class Add(Function):
 
 
 class Sub(Function):
-    """``out = a - b``; da = g, db = -g."""
+    """``out = a - b``; da = g, db = -g.
+
+    Parameters
+    ----------
+    a, b : ndarray (*S_a), (*S_b)
+        Operands whose shapes broadcast together to ``(*B)``, the output's shape.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -44,7 +63,13 @@ class Sub(Function):
 
 
 class Mul(Function):
-    """``out = a * b``; da = g b, db = g a."""
+    """``out = a * b``; da = g b, db = g a.
+
+    Parameters
+    ----------
+    a, b : ndarray (*S_a), (*S_b)
+        Operands whose shapes broadcast together to ``(*B)``, the output's shape.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -60,7 +85,14 @@ class Mul(Function):
 
 
 class Div(Function):
-    """``out = a / b``; da = g / b, db = -g a / b^2."""
+    """``out = a / b``; da = g / b, db = -g a / b^2.
+
+    Parameters
+    ----------
+    a, b : ndarray (*S_a), (*S_b)
+        Dividend and divisor, broadcasting together to ``(*B)``; ``b`` nonzero for a finite
+        result.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -76,7 +108,16 @@ class Div(Function):
 
 
 class PowTensor(Function):
-    """``out = a ** b`` with both tensors; da = g b a^(b-1), db = g a^b log(a)."""
+    """``out = a ** b`` with both tensors; da = g b a^(b-1), db = g a^b log(a).
+
+    db uses ``log(a)`` only where ``a > 0`` (0 elsewhere, where the real power has no
+    derivative in b).
+
+    Parameters
+    ----------
+    a, b : ndarray (*S_a), (*S_b)
+        Base and exponent, broadcasting together to ``(*B)``.
+    """
 
     @staticmethod
     def forward(ctx, a, b):
@@ -93,16 +134,27 @@ class PowTensor(Function):
         return da, db
 
 
-def _blas_ready(x: np.ndarray) -> np.ndarray:
-    """``x`` itself, or a C-contiguous copy when it is a stack of matrices BLAS cannot read.
+class Contiguous(Function):
+    """``out = a`` laid out C-contiguously in memory; da = g, laid out so too.
 
-    np.matmul hands each matrix of a stack (ndim > 2) to BLAS only when its rows or columns are
-    contiguous; a permuted view (e.g. attention heads split out of (N, T, h, d)) falls back to
-    a loop several times slower than copying the operand once.
+    Values never change, only memory order: ``np.asarray(a, order="C")`` copies an array that
+    is not C-contiguous and returns a C-contiguous one as it is (``np.ascontiguousarray`` does
+    the same but turns a 0-D array into shape (1,)). ``np.matmul`` hands a stack of
+    matrices to BLAS only when each matrix has a unit stride; on a permuted view it falls back
+    to a loop about 20x slower. ``MatMul`` applies the same rule to its stacked operands.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
     """
-    if x.ndim <= 2 or x.flags.c_contiguous or x.swapaxes(-1, -2).flags.c_contiguous:
-        return x
-    return np.ascontiguousarray(x)
+
+    @staticmethod
+    def forward(ctx, a):
+        return np.asarray(a, order="C")
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.asarray(g, order="C")
 
 
 class MatMul(Function):
@@ -110,7 +162,22 @@ class MatMul(Function):
 
     Shapes: a : (..., M, K), b : (..., K, P) -> (..., M, P). 1-D operands are treated as a row
     (a) or column (b) vector and that axis is removed from the output, as in np.matmul.
-    da = g @ b^T, db = a^T @ g (batch dims summed back by the engine).
+    da = g @ b^T, db = a^T @ g (batch dims summed back by the engine). Stacks of matrices
+    (ndim > 2: operands, and the output gradient in backward) are made C-contiguous first, the
+    rule of ``Contiguous``, so that np.matmul runs them on BLAS.
+
+    Parameters
+    ----------
+    a : ndarray (..., M, K) or (K,)
+        Left operand, at least 1-D.
+    b : ndarray (..., K, P) or (K,)
+        Right operand, at least 1-D; its batch dimensions broadcast with those of ``a``.
+
+    Raises
+    ------
+    ValueError
+        If an operand is 0-D, the inner dimensions K differ, or the batch dimensions do not
+        broadcast.
     """
 
     @staticmethod
@@ -126,14 +193,16 @@ class MatMul(Function):
             except ValueError:
                 raise ValueError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} "
                                  f"cannot be broadcast together") from None
-        a, b = _blas_ready(a), _blas_ready(b)
+        # a permuted view of a stack would send np.matmul to its slow loop: copy it once
+        a = np.asarray(a, order="C") if a.ndim > 2 else a
+        b = np.asarray(b, order="C") if b.ndim > 2 else b
         ctx.save_for_backward(a, b)
         return np.matmul(a, b)
 
     @staticmethod
     def backward(ctx, g):
         a, b = ctx.saved_tensors
-        g = _blas_ready(g)
+        g = np.asarray(g, order="C") if g.ndim > 2 else g
         a2 = a[None, :] if a.ndim == 1 else a            # (..., M, K)
         b2 = b[:, None] if b.ndim == 1 else b            # (..., K, P)
         g2 = g
@@ -160,7 +229,14 @@ class MatMul(Function):
 
 # ============================================================================ elementwise unary
 class Cast(Function):
-    """``out = a.astype(dtype)``; the gradient is cast back to a's dtype."""
+    """``out = a.astype(dtype)``; the gradient is cast back to a's dtype (by the engine).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    dtype : numpy dtype
+        The output's dtype.
+    """
 
     @staticmethod
     def forward(ctx, a, dtype):
@@ -172,7 +248,12 @@ class Cast(Function):
 
 
 class Neg(Function):
-    """``out = -a``; da = -g."""
+    """``out = -a``; da = -g.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -184,7 +265,15 @@ class Neg(Function):
 
 
 class Pow(Function):
-    """``out = a ** p`` for a constant p; da = g p a^(p-1)."""
+    """``out = a ** p`` for a constant p; da = g p a^(p-1).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+        The base; ``a > 0`` for a real result with a non-integer ``exponent``.
+    exponent : float
+        The constant p (a Python float, so the output keeps a's float dtype).
+    """
 
     @staticmethod
     def forward(ctx, a, exponent):
@@ -198,7 +287,12 @@ class Pow(Function):
 
 
 class Exp(Function):
-    """``out = e^a``; da = g out."""
+    """``out = e^a``; da = g out.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -213,7 +307,12 @@ class Exp(Function):
 
 
 class Log(Function):
-    """``out = ln a``; da = g / a."""
+    """``out = ln a``; da = g / a.
+
+    Parameters
+    ----------
+    a : ndarray (*S), > 0 for a finite result
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -227,7 +326,12 @@ class Log(Function):
 
 
 class Sqrt(Function):
-    """``out = sqrt(a)``; da = g / (2 out)."""
+    """``out = sqrt(a)``; da = g / (2 out).
+
+    Parameters
+    ----------
+    a : ndarray (*S), >= 0 (> 0 for a finite gradient)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -242,7 +346,12 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """``out = |a|``; da = g sign(a) (0 at a = 0)."""
+    """``out = |a|``; da = g sign(a) (0 at a = 0).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -256,7 +365,12 @@ class Abs(Function):
 
 
 class Tanh(Function):
-    """``out = tanh(a)``; da = g (1 - out^2)."""
+    """``out = tanh(a)``; da = g (1 - out^2).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -271,13 +385,21 @@ class Tanh(Function):
 
 
 def sigmoid_array(a: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic ``1 / (1 + e^-a)``: never exponentiates a large positive."""
+    """Numerically stable logistic ``1 / (1 + e^-a)``: never exponentiates a large positive.
+
+    With ``e = e^-|a|``: ``1 / (1 + e)`` for ``a >= 0`` and ``e / (1 + e)`` for ``a < 0``.
+    """
     e = np.exp(-np.abs(a))
     return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
 
 
 class Sigmoid(Function):
-    """``out = 1 / (1 + e^-a)``; da = g out (1 - out)."""
+    """``out = 1 / (1 + e^-a)``; da = g out (1 - out).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -292,7 +414,12 @@ class Sigmoid(Function):
 
 
 class ReLU(Function):
-    """``out = max(a, 0)``; da = g [a > 0]."""
+    """``out = max(a, 0)``; da = g [a > 0].
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    """
 
     @staticmethod
     def forward(ctx, a):
@@ -307,7 +434,19 @@ class ReLU(Function):
 
 
 class Clamp(Function):
-    """``out = min(max(a, min), max)``; da = g where min <= a <= max, else 0."""
+    """``out = min(max(a, min), max)``; da = g where min <= a <= max, else 0.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    min, max : float or None
+        Bounds (None: unbounded on that side); ``min <= max`` when both are given.
+
+    Raises
+    ------
+    ValueError
+        If ``min > max``.
+    """
 
     @staticmethod
     def forward(ctx, a, min=None, max=None):
@@ -328,7 +467,21 @@ class Clamp(Function):
 
 
 class MaskedFill(Function):
-    """``out = where(mask, value, a)`` for a constant boolean mask; da = g [not mask]."""
+    """``out = where(mask, value, a)`` for a constant boolean mask; da = g [not mask].
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    mask : bool ndarray, broadcastable to (*S)
+        Where to write ``value``; not differentiated.
+    value : float
+        The fill value (cast to a's dtype).
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` cannot be broadcast to a's shape.
+    """
 
     @staticmethod
     def forward(ctx, a, mask, value):
@@ -348,7 +501,20 @@ class MaskedFill(Function):
 
 
 class Where(Function):
-    """``out = where(condition, a, b)``; da = g [condition], db = g [not condition]."""
+    """``out = where(condition, a, b)``; da = g [condition], db = g [not condition].
+
+    Parameters
+    ----------
+    a, b : ndarray (*S_a), (*S_b)
+        The values taken where ``condition`` is true and false.
+    condition : bool ndarray (*S_c)
+        Not differentiated; the three shapes broadcast together to ``(*B)``.
+
+    Raises
+    ------
+    ValueError
+        If the three shapes cannot be broadcast together.
+    """
 
     @staticmethod
     def forward(ctx, a, b, condition):
@@ -378,6 +544,7 @@ def _expand_reduced(g: np.ndarray, shape: tuple, axis, keepdims: bool) -> np.nda
 
 
 def _count(shape: tuple, axis) -> int:
+    """Number of elements reduced over ``axis`` (None: all) of an array of ``shape``."""
     if axis is None:
         return int(np.prod(shape))
     axes = (axis,) if np.isscalar(axis) else axis
@@ -385,7 +552,16 @@ def _count(shape: tuple, axis) -> int:
 
 
 class Sum(Function):
-    """``out = sum over axis``; da = g broadcast back over the summed axes."""
+    """``out = sum over axis``; da = g broadcast back over the summed axes.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    axis : int, tuple of int or None
+        Axes to sum over (None: all).
+    keepdims : bool
+        Keep the summed axes with size 1.
+    """
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -399,7 +575,16 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """``out = sum over axis / n``; da = g / n broadcast back."""
+    """``out = sum over axis / n``; da = g / n broadcast back (n: number of reduced elements).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    axis : int, tuple of int or None
+        Axes to average over (None: all).
+    keepdims : bool
+        Keep the reduced axes with size 1.
+    """
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -414,7 +599,18 @@ class Mean(Function):
 
 
 class Max(Function):
-    """``out = max over axis``; da = g at the maximal elements (ties share it equally)."""
+    """``out = max over axis``; da = g at the maximal elements (ties share it equally).
+
+    da_i = g [a_i = out] / #{j : a_j = out} within each reduced slice.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    axis : int, tuple of int or None
+        Axes to take the maximum over (None: all).
+    keepdims : bool
+        Keep the reduced axes with size 1.
+    """
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -431,7 +627,26 @@ class Max(Function):
 
 
 class Var(Function):
-    """``out = sum((a - mean)^2) / (n - correction)`` over axis; da = 2 g (a - mean) / (n - c)."""
+    """``out = sum((a - mean)^2) / (n - c)`` over axis; da = 2 g (a - mean) / (n - c).
+
+    c = 1 when ``unbiased`` (Bessel's correction), else 0. The mean's own dependence on ``a``
+    adds nothing to da, because the centred values sum to zero.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    axis : int, tuple of int or None
+        Axes to reduce over (None: all); n is the number of reduced elements.
+    keepdims : bool
+        Keep the reduced axes with size 1.
+    unbiased : bool
+        Divide by n - 1 instead of n.
+
+    Raises
+    ------
+    ValueError
+        If ``n - c <= 0``.
+    """
 
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False, unbiased=True):
@@ -452,7 +667,19 @@ class Var(Function):
 
 # ============================================================================ shape ops
 class Reshape(Function):
-    """``out = a.reshape(shape)``; da = g.reshape(a.shape)."""
+    """``out = a.reshape(shape)``; da = g.reshape(a.shape).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    shape : tuple of int
+        The new shape, with as many elements as ``a`` (one entry may be -1).
+
+    Raises
+    ------
+    ValueError
+        If the element counts differ.
+    """
 
     @staticmethod
     def forward(ctx, a, shape):
@@ -470,7 +697,19 @@ class Reshape(Function):
 
 
 class Permute(Function):
-    """``out = a.transpose(axes)``; da = g transposed by the inverse permutation."""
+    """``out = a.transpose(axes)``; da = g transposed by the inverse permutation.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    axes : tuple of int
+        A permutation of ``range(a.ndim)`` (negative axes allowed).
+
+    Raises
+    ------
+    ValueError
+        If ``axes`` is not a permutation of a's axes.
+    """
 
     @staticmethod
     def forward(ctx, a, axes):
@@ -487,6 +726,7 @@ class Permute(Function):
 
 
 def _has_advanced(index) -> bool:
+    """Whether ``index`` holds an integer or boolean array (NumPy's advanced indexing)."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(isinstance(p, (np.ndarray, list)) for p in parts)
 
@@ -496,6 +736,12 @@ class GetItem(Function):
 
     da = zeros with g scattered to the indexed positions; repeated integer indices accumulate
     (np.add.at), plain slices are written directly.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    index : int, slice, None, Ellipsis, int or bool ndarray, or a tuple of them
+        A NumPy index (Tensors already replaced by their arrays).
     """
 
     @staticmethod
@@ -515,7 +761,20 @@ class GetItem(Function):
 
 
 class Concat(Function):
-    """``out = concatenate(tensors, axis)``; each input gets its slice of g."""
+    """``out = concatenate(arrays, axis)``; each input gets its slice of g.
+
+    Parameters
+    ----------
+    *arrays : ndarray (..., n_i, ...)
+        At least one, all of the same rank >= 1 and equal sizes except along ``axis``.
+    axis : int
+        The axis to join along (negative allowed).
+
+    Raises
+    ------
+    ValueError
+        If no array is given, they are 0-D, or their shapes differ off ``axis``.
+    """
 
     @staticmethod
     def forward(ctx, *arrays, axis=0):
@@ -539,7 +798,20 @@ class Concat(Function):
 
 
 class Stack(Function):
-    """``out = stack(tensors, axis)``; each input gets g indexed at its position."""
+    """``out = stack(arrays, axis)``; each input gets g indexed at its position.
+
+    Parameters
+    ----------
+    *arrays : ndarray (*S)
+        At least one, all of the same shape.
+    axis : int
+        Position of the new axis in the output (negative allowed).
+
+    Raises
+    ------
+    ValueError
+        If no array is given or the shapes differ.
+    """
 
     @staticmethod
     def forward(ctx, *arrays, axis=0):
@@ -560,7 +832,23 @@ class Stack(Function):
 
 
 class Split(Function):
-    """``outs = split(a, sizes, axis)`` into pieces of the given sizes (a multi-output op)."""
+    """``outs = split(a, sizes, axis)`` into pieces of the given sizes (a multi-output op).
+
+    da = concatenate(g_1, ..., g_k) along axis (zeros for pieces that did not reach the loss).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    sizes : tuple of int >= 0
+        Length of each piece along ``axis``; they must sum to ``a.shape[axis]``.
+    axis : int
+        The axis to cut (negative allowed).
+
+    Raises
+    ------
+    ValueError
+        If the sizes do not sum to the axis length.
+    """
 
     @staticmethod
     def forward(ctx, a, sizes, axis=0):
@@ -578,7 +866,21 @@ class Split(Function):
 
 
 class Pad(Function):
-    """Constant padding with NumPy's ``pad_width`` ((before, after) per axis); da = g cropped."""
+    """Constant padding with NumPy's ``pad_width`` ((before, after) per axis); da = g cropped.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    pad_width : sequence of (int >= 0, int >= 0)
+        One (before, after) pair per axis of ``a``.
+    value : float
+        The constant written into the padding.
+
+    Raises
+    ------
+    ValueError
+        If ``pad_width`` does not hold one non-negative pair per axis.
+    """
 
     @staticmethod
     def forward(ctx, a, pad_width, value=0.0):
@@ -599,7 +901,15 @@ class Pad(Function):
 class Softmax(Function):
     """``out_i = e^(a_i - max a) / sum_j e^(a_j - max a)`` along axis (shift for stability).
 
-    da = out * (g - sum(g * out, axis)).
+    From the Jacobian d out_j / d a_i = out_j (delta_ij - out_i):
+    da_i = sum_j g_j out_j (delta_ij - out_i) = out_i (g_i - sum_j g_j out_j).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+        Scores (logits).
+    axis : int
+        The axis along which the output sums to 1.
     """
 
     @staticmethod
@@ -618,7 +928,15 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """``out_i = a_i - max a - log sum_j e^(a_j - max a)`` along axis.
 
-    da = g - softmax(a) * sum(g, axis).
+    From the Jacobian d out_j / d a_i = delta_ij - softmax(a)_i:
+    da_i = sum_j g_j (delta_ij - softmax(a)_i) = g_i - e^(out_i) sum_j g_j.
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+        Scores (logits).
+    axis : int
+        The axis along which ``e^out`` sums to 1.
     """
 
     @staticmethod
@@ -639,6 +957,14 @@ class Dropout(Function):
 
     Dividing by the keep probability 1 - p during training keeps E[out] = a, so evaluation
     needs no rescaling. p = 1 drops everything (out = 0).
+
+    Parameters
+    ----------
+    a : ndarray (*S)
+    p : float in [0, 1]
+        Probability of zeroing each element.
+    rng : numpy.random.Generator
+        Draws the mask, ``rng.random(S) >= p``.
     """
 
     @staticmethod
@@ -665,21 +991,106 @@ def _check_broadcast(op: str, a: np.ndarray, b: np.ndarray) -> None:
         raise ValueError(f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together") from None
 
 
-def concat(tensors, axis: int = 0):
-    """Join tensors along an existing axis (torch.cat)."""
+def _like(other, ref: Tensor) -> Tensor:
+    """A scalar or array operand as a constant in ``ref``'s floating dtype (no float64 creep).
+
+    A Tensor is returned as it is; a Python number or an integer, boolean or floating array
+    becomes a constant Tensor cast to ``ref``'s dtype when ``ref`` is floating, so that
+    ``x32 * 0.5`` and ``x32 + np.ones(3)`` stay float32.
+    """
+    if isinstance(other, Tensor):
+        return other
+    arr = np.asarray(other)
+    if ref.data.dtype.kind == "f" and arr.dtype.kind in "biuf":
+        arr = arr.astype(ref.data.dtype, copy=False)
+    return as_tensor(arr)
+
+
+def _axis(axis):
+    """A list of axes as a tuple (NumPy's reductions take int, tuple or None)."""
+    if isinstance(axis, list):
+        return tuple(axis)
+    return axis
+
+
+def _index_data(index):
+    """Replace Tensors inside an index by their arrays (integer or boolean indexing)."""
+    if isinstance(index, tuple):
+        return tuple(_unwrap(i) for i in index)
+    return _unwrap(index)
+
+
+def concat(tensors, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis (``torch.cat``).
+
+    Parameters
+    ----------
+    tensors : sequence of Tensor (..., n_i, ...)
+        At least one, of equal rank >= 1 and equal sizes except along ``axis``.
+    axis : int
+        The axis to join along (negative allowed).
+
+    Returns
+    -------
+    Tensor (..., sum_i n_i, ...)
+
+    Raises
+    ------
+    ValueError
+        If ``tensors`` is empty, holds 0-D tensors, or their shapes differ off ``axis``.
+    """
     return Concat.apply(*tensors, axis=axis)
 
 
 cat = concat
 
 
-def stack(tensors, axis: int = 0):
-    """Join same-shaped tensors along a new axis (torch.stack)."""
+def stack(tensors, axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis (``torch.stack``).
+
+    Parameters
+    ----------
+    tensors : sequence of Tensor (*S)
+        At least one, all of the same shape.
+    axis : int
+        Position of the new axis in the output, in ``[-ndim - 1, ndim]``.
+
+    Returns
+    -------
+    Tensor
+        ``(*S)`` with a new axis of size ``len(tensors)`` at ``axis``.
+
+    Raises
+    ------
+    ValueError
+        If ``tensors`` is empty or the shapes differ.
+    """
     return Stack.apply(*tensors, axis=axis)
 
 
-def split(tensor, split_size_or_sections, axis: int = 0):
-    """Split into pieces of ``split_size`` (int) or of the listed sizes (torch.split)."""
+def split(tensor, split_size_or_sections, axis: int = 0) -> tuple:
+    """Split into pieces of ``split_size`` or of the listed sizes (``torch.split``).
+
+    Parameters
+    ----------
+    tensor : Tensor (*S)
+    split_size_or_sections : int >= 1, or sequence of int >= 0
+        An int: pieces of that length along ``axis`` (the last one shorter when the length is
+        not a multiple). A sequence: the length of each piece; they must sum to
+        ``tensor.shape[axis]``.
+    axis : int
+        The axis to cut (negative allowed).
+
+    Returns
+    -------
+    tuple of Tensor
+        The pieces, views of consecutive ranges along ``axis``.
+
+    Raises
+    ------
+    ValueError
+        If ``split_size < 1`` or the sections do not sum to the axis length.
+    """
     n = tensor.shape[axis]
     if isinstance(split_size_or_sections, (int, np.integer)):
         step = int(split_size_or_sections)
@@ -691,21 +1102,79 @@ def split(tensor, split_size_or_sections, axis: int = 0):
     return Split.apply(tensor, sizes=tuple(sizes), axis=axis)
 
 
-def pad(tensor, pad_width, value: float = 0.0):
-    """Constant-pad with NumPy's ``pad_width``: one (before, after) pair per axis."""
+def pad(tensor, pad_width, value: float = 0.0) -> Tensor:
+    """Constant-pad with NumPy's ``pad_width``: one (before, after) pair per axis.
+
+    Parameters
+    ----------
+    tensor : Tensor (*S)
+    pad_width : sequence of (int >= 0, int >= 0)
+        One (before, after) pair per axis; axis d grows by ``before + after``.
+    value : float
+        The constant written into the padding.
+
+    Returns
+    -------
+    Tensor (S_0 + b_0 + a_0, S_1 + b_1 + a_1, ...)
+
+    Raises
+    ------
+    ValueError
+        If ``pad_width`` does not hold one non-negative pair per axis.
+    """
     return Pad.apply(tensor, pad_width=pad_width, value=value)
 
 
-def where(condition, a, b):
-    """Elementwise ``a`` where ``condition`` else ``b`` (condition is not differentiated)."""
-    from .tensor import Tensor, _like
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else Tensor(a)
+def where(condition, a, b) -> Tensor:
+    """Elementwise ``a`` where ``condition`` else ``b`` (``torch.where``).
+
+    Parameters
+    ----------
+    condition : bool Tensor or array_like (*S_c)
+        Not differentiated; nonzero values count as true.
+    a, b : Tensor, array_like or scalar (*S_a), (*S_b)
+        The values; a non-Tensor operand becomes a constant in the dtype of the Tensor one.
+
+    Returns
+    -------
+    Tensor (*B)
+        ``B`` is the broadcast shape of ``S_c``, ``S_a`` and ``S_b``.
+
+    Raises
+    ------
+    ValueError
+        If the three shapes cannot be broadcast together.
+    """
+    cond = as_array(condition)
+    ref = a if isinstance(a, Tensor) else b if isinstance(b, Tensor) else as_tensor(a)
     return Where.apply(_like(a, ref), _like(b, ref), condition=cond.astype(bool))
 
 
-def dropout(tensor, p: float = 0.5, training: bool = True, rng: np.random.Generator | None = None):
-    """Inverted dropout with an explicit numpy Generator; the identity when not training or p=0."""
+def dropout(tensor, p: float = 0.5, training: bool = True,
+            rng: np.random.Generator | None = None) -> Tensor:
+    """Inverted dropout with an explicit numpy Generator; the identity when not training or p=0.
+
+    ``out = tensor * m / (1 - p)`` with ``m ~ Bernoulli(1 - p)`` per element (see ``Dropout``).
+
+    Parameters
+    ----------
+    tensor : Tensor (*S)
+    p : float in [0, 1]
+        Probability of zeroing each element.
+    training : bool
+        Apply dropout (False: return ``tensor`` itself).
+    rng : numpy.random.Generator
+        Draws the mask; required when dropout is applied.
+
+    Returns
+    -------
+    Tensor (*S)
+
+    Raises
+    ------
+    ValueError
+        If ``p`` is outside [0, 1], or ``rng`` is None while dropout is applied.
+    """
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"dropout probability p={p} must be in [0, 1]")
     if not training or p == 0.0:
@@ -713,3 +1182,291 @@ def dropout(tensor, p: float = 0.5, training: bool = True, rng: np.random.Genera
     if rng is None:
         raise ValueError("dropout in training mode needs an explicit rng (numpy Generator)")
     return Dropout.apply(tensor, p=p, rng=rng)
+
+
+def contiguous(x) -> Tensor:
+    """``x`` laid out C-contiguously in memory, and its gradient too (``torch.Tensor.contiguous``).
+
+    ``np.matmul`` on a stack of matrices (ndim > 2) runs on BLAS only when each matrix has a
+    unit stride; on a permuted view, such as attention heads split out of ``(N, T, h, d)`` into
+    ``(N, h, T, d)``, it falls back to a loop about 20x slower. This copies such a tensor once
+    into C order (``x``'s array itself when it already is C-contiguous: values never change),
+    and does the same to the gradient flowing back through it, so the forward products and the
+    backward ones run on BLAS. ``MatMul`` makes its own stacked operands C-contiguous by the
+    same rule; call this where a layer wants the copy made once and shared by several products,
+    or the gradient laid out before it reaches them. Also spelled ``x.contiguous()``.
+
+    Parameters
+    ----------
+    x : Tensor (*S)
+
+    Returns
+    -------
+    Tensor (*S)
+        Equal to ``x``, with a C-contiguous array.
+    """
+    return Contiguous.apply(x)
+
+
+# ============================================================================ Tensor's op methods
+class _TensorOpMethods:
+    """The operators and methods of ``Tensor`` that apply an op (installed on Tensor below).
+
+    Written as a class body so each reads as the Tensor method it becomes; never instantiated.
+    A Python number or array operand of an arithmetic operator becomes a constant in the
+    tensor's floating dtype (``_like``), so float32 stays float32.
+    """
+
+    # ------------------------------------------------------------- arithmetic (see the ops)
+    def __add__(self, other):
+        return Add.apply(self, _like(other, self))
+
+    def __radd__(self, other):
+        return Add.apply(_like(other, self), self)
+
+    def __sub__(self, other):
+        return Sub.apply(self, _like(other, self))
+
+    def __rsub__(self, other):
+        return Sub.apply(_like(other, self), self)
+
+    def __mul__(self, other):
+        return Mul.apply(self, _like(other, self))
+
+    def __rmul__(self, other):
+        return Mul.apply(_like(other, self), self)
+
+    def __truediv__(self, other):
+        return Div.apply(self, _like(other, self))
+
+    def __rtruediv__(self, other):
+        return Div.apply(_like(other, self), self)
+
+    def __neg__(self):
+        return Neg.apply(self)
+
+    def __pow__(self, exponent):
+        if isinstance(exponent, Tensor):
+            return PowTensor.apply(self, exponent)
+        return Pow.apply(self, exponent=float(exponent))
+
+    def __rpow__(self, base):
+        return PowTensor.apply(_like(base, self), self)
+
+    def __matmul__(self, other):
+        return MatMul.apply(self, other)
+
+    def __rmatmul__(self, other):
+        return MatMul.apply(other, self)
+
+    def __getitem__(self, index):
+        return GetItem.apply(self, index=_index_data(index))
+
+    # ------------------------------------------------------------- dtype and layout
+    def contiguous(self):
+        """This tensor laid out C-contiguously, and its gradient too (``ops.contiguous``)."""
+        return Contiguous.apply(self)
+
+    def astype(self, dtype):
+        """A copy in ``dtype``; the gradient flows back cast to this tensor's dtype."""
+        return Cast.apply(self, dtype=np.dtype(dtype))
+
+    def float(self):
+        """``astype(float32)``."""
+        return self.astype(np.float32)
+
+    def double(self):
+        """``astype(float64)``."""
+        return self.astype(np.float64)
+
+    # ------------------------------------------------------------- elementwise
+    def exp(self):
+        return Exp.apply(self)
+
+    def log(self):
+        return Log.apply(self)
+
+    def sqrt(self):
+        return Sqrt.apply(self)
+
+    def abs(self):
+        return Abs.apply(self)
+
+    def tanh(self):
+        return Tanh.apply(self)
+
+    def sigmoid(self):
+        return Sigmoid.apply(self)
+
+    def relu(self):
+        return ReLU.apply(self)
+
+    def clamp(self, min=None, max=None):
+        """Elementwise ``min(max(x, min), max)`` (``Clamp``).
+
+        Parameters
+        ----------
+        min, max : float or None
+            Bounds, None for no bound on that side; ``min <= max`` when both are given.
+        """
+        return Clamp.apply(self, min=min, max=max)
+
+    def masked_fill(self, mask, value: float):
+        """``value`` where ``mask`` is true, this tensor elsewhere (``MaskedFill``).
+
+        Parameters
+        ----------
+        mask : bool Tensor or array_like, broadcastable to self's shape
+            Not differentiated.
+        value : float
+            The fill value, in this tensor's dtype (e.g. ``-inf`` before a softmax).
+        """
+        return MaskedFill.apply(self, mask=np.asarray(as_array(mask), dtype=bool), value=value)
+
+    # ------------------------------------------------------------- reductions
+    def sum(self, axis=None, keepdims: bool = False):
+        """Sum over ``axis`` (``Sum``).
+
+        Parameters
+        ----------
+        axis : int, tuple or list of int, or None
+            Axes to reduce (None: all).
+        keepdims : bool
+            Keep the reduced axes with size 1.
+        """
+        return Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def mean(self, axis=None, keepdims: bool = False):
+        """Mean over ``axis`` (``Mean``).
+
+        Parameters
+        ----------
+        axis : int, tuple or list of int, or None
+            Axes to reduce (None: all).
+        keepdims : bool
+            Keep the reduced axes with size 1.
+        """
+        return Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def max(self, axis=None, keepdims: bool = False):
+        """Maximum over ``axis``; ties share the gradient equally (``Max``).
+
+        Parameters
+        ----------
+        axis : int, tuple or list of int, or None
+            Axes to reduce (None: all).
+        keepdims : bool
+            Keep the reduced axes with size 1.
+        """
+        return Max.apply(self, axis=_axis(axis), keepdims=keepdims)
+
+    def var(self, axis=None, keepdims: bool = False, unbiased: bool = True):
+        """Variance over ``axis`` (``Var``).
+
+        Parameters
+        ----------
+        axis : int, tuple or list of int, or None
+            Axes to reduce (None: all); n is the number of reduced elements.
+        keepdims : bool
+            Keep the reduced axes with size 1.
+        unbiased : bool
+            Divide by n - 1 (Bessel's correction, torch's default) instead of n.
+        """
+        return Var.apply(self, axis=_axis(axis), keepdims=keepdims, unbiased=unbiased)
+
+    def softmax(self, axis: int = -1):
+        return Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1):
+        return LogSoftmax.apply(self, axis=axis)
+
+    # ------------------------------------------------------------- shape
+    def reshape(self, *shape):
+        """The same elements in a new shape (``Reshape``); ``view`` is the same method.
+
+        Parameters
+        ----------
+        *shape : int, or one tuple or list of int
+            The new shape, with as many elements (one entry may be -1):
+            ``x.reshape(2, 3)`` or ``x.reshape((2, 3))``.
+        """
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return Reshape.apply(self, shape=tuple(shape))
+
+    view = reshape
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1):
+        """Merge the axes ``start_dim .. end_dim`` (inclusive) into one.
+
+        Parameters
+        ----------
+        start_dim, end_dim : int
+            First and last axis merged (negative allowed): ``(N, C, H, W).flatten(1)`` is
+            ``(N, C*H*W)``.
+        """
+        shape = self.shape
+        start = start_dim % len(shape) if shape else 0
+        end = end_dim % len(shape) if shape else 0
+        middle = int(np.prod(shape[start:end + 1])) if shape else 1
+        return self.reshape(shape[:start] + (middle,) + shape[end + 1:])
+
+    def unsqueeze(self, dim: int):
+        """A new axis of size 1 at ``dim`` (in ``[-ndim - 1, ndim]``)."""
+        dim = dim if dim >= 0 else dim + self.ndim + 1
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def squeeze(self, dim: int | None = None):
+        """Remove axis ``dim`` if its size is 1 (every size-1 axis when ``dim`` is None)."""
+        if dim is None:
+            return self.reshape(tuple(s for s in self.shape if s != 1))
+        dim = dim % self.ndim
+        if self.shape[dim] != 1:
+            return self
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
+
+    def permute(self, *axes):
+        """Reorder the axes (``Permute``).
+
+        Parameters
+        ----------
+        *axes : int, or one tuple or list of int
+            A permutation of ``range(ndim)``: ``x.permute(0, 2, 1)`` or ``x.permute((0, 2, 1))``.
+        """
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return Permute.apply(self, axes=tuple(int(a) for a in axes))
+
+    def transpose(self, dim0: int = -2, dim1: int = -1):
+        """Swap two axes.
+
+        Parameters
+        ----------
+        dim0, dim1 : int
+            The axes swapped (negative allowed); by default the last two.
+        """
+        axes = list(range(self.ndim))
+        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
+        return self.permute(axes)
+
+    @property
+    def T(self):
+        """All axes reversed (the transpose of a matrix)."""
+        return self.permute(tuple(reversed(range(self.ndim))))
+
+
+def install_tensor_methods() -> None:
+    """Attach every method and property of ``_TensorOpMethods`` to ``Tensor``.
+
+    Called once, at the end of this module's import; ``minitorch_ser.autograd`` imports this
+    module right after ``tensor.py``, so no code ever sees a Tensor without its operators.
+    Each function gets the qualified name ``Tensor.<name>``, as if defined in the class.
+    """
+    for name, member in vars(_TensorOpMethods).items():
+        if not isinstance(member, (types.FunctionType, property)):
+            continue  # the class's own __module__, __doc__, __dict__, ...
+        function = member.fget if isinstance(member, property) else member
+        if function.__name__ == name:  # not an alias such as ``view = reshape``
+            function.__qualname__ = f"Tensor.{name}"
+        setattr(Tensor, name, member)
+
+
+install_tensor_methods()

@@ -1,74 +1,161 @@
-"""`Tensor`: an ndarray with a gradient, and the backward pass that walks the graph.
+"""`Tensor`: an ndarray with a gradient, the graph node (`Context`) and the backward pass.
 
 A Tensor wraps ``data`` (a NumPy array, float32 unless float64 is asked for) and, when it was
-produced by an op on tensors that require gradients, the graph node (``_ctx``) of that op.
-Calling ``loss.backward()``:
+produced by an op on tensors that require gradients, the graph node (``_ctx``, a ``Context``)
+of that op. Calling ``loss.backward()``:
 
 1. collects every node reachable from ``loss`` with an iterative depth-first search and orders
    them topologically (an LSTM unrolled over 300 steps makes graphs far deeper than Python's
    recursion limit, so no recursion);
 2. visits the nodes from ``loss`` back to the leaves; each node's ``backward`` receives the sum
    of the gradients of its outputs, and returns one gradient per input;
-3. sends each input gradient, summed back over broadcast axes, either to the node that produced
-   that input or, for a leaf, adds it (``+=``) into ``leaf.grad``.
+3. sends each input gradient, summed back over broadcast axes (``unbroadcast``), either to the
+   node that produced that input or, for a leaf, adds it (``+=``) into ``leaf.grad``.
 
 Afterwards every node frees what it saved and its links to its inputs (unless
 ``retain_graph=True``), so activations are released at once and a second backward through the
 same graph raises a clear error instead of using freed arrays.
+
+This module knows no op. The operators and methods that apply one (``a + b``, ``a @ b``,
+``a[i]``, ``x.sum()``, ``x.reshape()``, ...) are defined in ``ops.py`` and installed on
+``Tensor`` when that module is imported (``minitorch_ser.autograd`` imports it right after this
+one, so every import of the package sees a complete Tensor). What stays here needs no graph:
+properties, ``backward``, and the comparisons, which give boolean tensors that are never
+differentiated.
+
+The import order of the core is a chain without cycles::
+
+    grad_mode  <-  tensor  <-  function  <-  ops  (installs Tensor's op methods)
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
+import numbers
+import operator
 
 import numpy as np
 
-from .function import Context, unbroadcast
+# re-exported: ``from minitorch_ser.autograd.tensor import Tensor, no_grad`` is the spelling
+# used throughout the library
+from .grad_mode import enable_grad, is_grad_enabled, no_grad
+
+__all__ = ["Tensor", "Context", "unbroadcast", "as_tensor", "as_array", "no_grad", "enable_grad",
+           "is_grad_enabled"]
 
 
-class _GradMode(threading.local):
-    """Per-thread switch read by every op: record graph nodes or not."""
+# ============================================================================ the graph node
+class Context:
+    """What one application of a Function remembers for its backward pass (a graph node).
 
-    enabled = True  # the class attribute is each thread's starting value
+    ``Function.apply`` creates it and passes it to ``forward`` and ``backward`` as ``ctx``. Its
+    attributes are fixed (``__slots__``, no ``__dict__``): keep what ``backward`` needs with
+    ``ctx.save_for_backward(...)``; assigning any other attribute raises ``AttributeError``.
+
+    Parameters
+    ----------
+    fn : type
+        The Function subclass being applied.
+
+    Attributes
+    ----------
+    fn : type
+        The Function subclass that was applied.
+    saved_tensors : tuple
+        Whatever ``forward`` stored with ``save_for_backward`` (arrays, shapes, settings).
+    needs_input_grad : tuple of bool
+        For each positional input, whether a gradient must be computed for it.
+    parents : list
+        For each positional input, where its gradient goes: ``(Context, output_index)`` for an
+        input produced by another op, the leaf ``Tensor`` itself for a leaf that requires grad,
+        or ``None``. Only nodes are kept, never intermediate tensors, so activations are freed
+        as soon as nothing (the user or a saved array) refers to them.
+    input_shapes, input_dtypes, output_shapes, output_dtypes : list
+        Recorded so the engine can check returned gradients and build zeros for unused outputs.
+    multi_output : bool
+        ``forward`` returned a tuple, so ``backward`` receives a tuple of output gradients.
+    released : bool
+        Set by a backward without ``retain_graph``: saved arrays and parents were freed.
+    """
+
+    __slots__ = ("fn", "saved_tensors", "needs_input_grad", "parents", "input_shapes",
+                 "input_dtypes", "output_shapes", "output_dtypes", "multi_output", "released")
+
+    def __init__(self, fn: type):
+        self.fn = fn
+        self.saved_tensors: tuple = ()
+        self.needs_input_grad: tuple = ()
+        self.parents: list = []
+        self.input_shapes: list = []
+        self.input_dtypes: list = []
+        self.output_shapes: list = []
+        self.output_dtypes: list = []
+        self.multi_output = False   # forward returned a tuple: backward gets a tuple of grads
+        self.released = False
+
+    def save_for_backward(self, *values) -> None:
+        """Keep ``values`` (ndarrays or any Python objects) for ``backward``, in order."""
+        self.saved_tensors = values
+
+    @property
+    def name(self) -> str:
+        """The applied Function's class name, for messages."""
+        return self.fn.__name__
 
 
-_grad_mode = _GradMode()
+def unbroadcast(grad: np.ndarray, shape: tuple, fn_name: str = "?", index: int = 0) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, back to ``shape``.
+
+    Broadcasting maps an input of shape ``shape`` to the output shape by (1) prepending axes of
+    size 1 and (2) repeating size-1 axes. The adjoint of a repetition is a sum, so the gradient
+    of the input is the output gradient summed over (1) the leading extra axes and (2) every
+    axis where the input had size 1 and the output did not.
+
+    Parameters
+    ----------
+    grad : ndarray (*B)
+        A gradient of the broadcast shape ``B`` (or of ``shape`` itself).
+    shape : tuple of int (*S)
+        The input's shape; ``S`` must broadcast to ``B``.
+    fn_name : str
+        Name of the Function whose backward returned ``grad``, for the error message.
+    index : int >= 0
+        Position of that input among the Function's inputs, for the error message.
+
+    Returns
+    -------
+    ndarray (*S)
+        ``grad`` itself when it already has ``shape``, else its sums over broadcast axes.
+
+    Raises
+    ------
+    ValueError
+        If ``grad`` is not a broadcast of ``shape`` (a bug in the Function's backward).
+    """
+    shape = tuple(shape)
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0:
+        raise ValueError(
+            f"{fn_name}.backward returned a gradient of shape {grad.shape} for input {index} "
+            f"of shape {shape}: the gradient must have the input's shape or a broadcast of it")
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(ax for ax, (g, s) in enumerate(zip(grad.shape, shape)) if s == 1 and g != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:
+        raise ValueError(
+            f"{fn_name}.backward returned a gradient of shape {grad.shape} (after summing "
+            f"broadcast axes) for input {index} of shape {shape}")
+    return grad
 
 
-def is_grad_enabled() -> bool:
-    """Whether ops currently record a graph (False inside ``no_grad()``)."""
-    return _grad_mode.enabled
-
-
-@contextlib.contextmanager
-def no_grad():
-    """Context manager under which no op records a graph (evaluation, optimizer updates)."""
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = False
-    try:
-        yield
-    finally:
-        _grad_mode.enabled = previous
-
-
-@contextlib.contextmanager
-def enable_grad():
-    """Context manager that turns graph recording back on inside ``no_grad()``."""
-    previous = _grad_mode.enabled
-    _grad_mode.enabled = True
-    try:
-        yield
-    finally:
-        _grad_mode.enabled = previous
-
-
+# ============================================================================ the Tensor
 def _to_array(data, dtype=None) -> np.ndarray:
     """Convert ``data`` to an ndarray; Python floats and lists of floats become float32."""
-    if isinstance(data, Tensor):
-        data = data.data
-    if isinstance(data, np.ndarray):
-        arr = data
+    if isinstance(data, (Tensor, np.ndarray)):
+        arr = as_array(data)
     else:
         arr = np.asarray(data)
         if arr.dtype == np.float64:  # a Python float or list: default to float32 as torch does
@@ -78,8 +165,19 @@ def _to_array(data, dtype=None) -> np.ndarray:
     return arr
 
 
+#: operand types the comparisons accept; anything else gets NotImplemented (so ``t == None``
+#: is False and ``t < "a"`` a TypeError, as in torch)
+_COMPARABLE = (np.ndarray, np.generic, numbers.Number, list, tuple)
+
+
 class Tensor:
     """A multi-dimensional array that records the ops applied to it for differentiation.
+
+    Comparisons (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``) are elementwise, with NumPy's
+    broadcasting, and give a boolean Tensor that does not require grad, as in torch and NumPy.
+    ``bool(t)`` is defined only for a one-element tensor. Hashing is by identity
+    (``object.__hash__``), so tensors and parameters can be dict keys and set members: a dict
+    lookup finds the very object it was given, whatever the values.
 
     Parameters
     ----------
@@ -91,9 +189,14 @@ class Tensor:
         can require a gradient.
     dtype : numpy dtype, optional
         Convert ``data`` to this dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``requires_grad`` is True for a tensor whose dtype is not floating.
     """
 
-    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+    __array_priority__ = 1000  # so ndarray + Tensor (and ndarray == Tensor) call Tensor's method
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
         self.data = _to_array(data, dtype)
@@ -169,20 +272,12 @@ class Tensor:
         return Tensor(self.data)
 
     def requires_grad_(self, flag: bool = True) -> "Tensor":
+        """Set ``requires_grad`` in place (only floating tensors may require grad); returns self."""
         if flag and self.data.dtype.kind != "f":
             raise ValueError(
                 f"only floating-point tensors can require gradients, got dtype {self.data.dtype}")
         self.requires_grad = bool(flag)
         return self
-
-    def astype(self, dtype) -> "Tensor":
-        return _ops.Cast.apply(self, dtype=np.dtype(dtype))
-
-    def float(self) -> "Tensor":
-        return self.astype(np.float32)
-
-    def double(self) -> "Tensor":
-        return self.astype(np.float64)
 
     # ----------------------------------------------------------------- backward
     def backward(self, grad=None, retain_graph: bool = False) -> None:
@@ -191,10 +286,18 @@ class Tensor:
         Parameters
         ----------
         grad : array_like, optional
-            dL/d(self), same shape as self. May be omitted only for a one-element tensor
+            dL/d(self), of self's shape. May be omitted only for a one-element tensor
             (then it is 1).
         retain_graph : bool
             Keep the saved arrays so that backward can run through this graph again.
+
+        Raises
+        ------
+        RuntimeError
+            If self does not require grad, if ``grad`` is omitted for a tensor of more than one
+            element, or if the graph was already released by an earlier backward.
+        ValueError
+            If ``grad`` does not have self's shape.
         """
         if not self.requires_grad:
             raise RuntimeError("backward() on a tensor that does not require grad "
@@ -223,159 +326,64 @@ class Tensor:
         else:
             self.grad += grad
 
-    # ----------------------------------------------------------------- operators
-    def __add__(self, other):
-        return _ops.Add.apply(self, _like(other, self))
+    # ----------------------------------------------------------------- comparisons
+    # Elementwise, never differentiable: a plain boolean Tensor of the broadcast shape.
+    def _compare(self, other, compare) -> "Tensor":
+        if not isinstance(other, (Tensor,) + _COMPARABLE):
+            return NotImplemented
+        return Tensor(compare(self.data, _unwrap(other)))
 
-    def __radd__(self, other):
-        return _ops.Add.apply(_like(other, self), self)
+    def __eq__(self, other):
+        return self._compare(other, operator.eq)
 
-    def __sub__(self, other):
-        return _ops.Sub.apply(self, _like(other, self))
+    def __ne__(self, other):
+        return self._compare(other, operator.ne)
 
-    def __rsub__(self, other):
-        return _ops.Sub.apply(_like(other, self), self)
-
-    def __mul__(self, other):
-        return _ops.Mul.apply(self, _like(other, self))
-
-    def __rmul__(self, other):
-        return _ops.Mul.apply(_like(other, self), self)
-
-    def __truediv__(self, other):
-        return _ops.Div.apply(self, _like(other, self))
-
-    def __rtruediv__(self, other):
-        return _ops.Div.apply(_like(other, self), self)
-
-    def __neg__(self):
-        return _ops.Neg.apply(self)
-
-    def __pow__(self, exponent):
-        if isinstance(exponent, Tensor):
-            return _ops.PowTensor.apply(self, exponent)
-        return _ops.Pow.apply(self, exponent=float(exponent))
-
-    def __rpow__(self, base):
-        return _ops.PowTensor.apply(_like(base, self), self)
-
-    def __matmul__(self, other):
-        return _ops.MatMul.apply(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.MatMul.apply(other, self)
-
-    def __getitem__(self, index):
-        return _ops.GetItem.apply(self, index=_index_data(index))
-
-    # comparisons give plain boolean tensors (never differentiable)
     def __lt__(self, other):
-        return Tensor(self.data < _raw(other))
+        return self._compare(other, operator.lt)
 
     def __le__(self, other):
-        return Tensor(self.data <= _raw(other))
+        return self._compare(other, operator.le)
 
     def __gt__(self, other):
-        return Tensor(self.data > _raw(other))
+        return self._compare(other, operator.gt)
 
     def __ge__(self, other):
-        return Tensor(self.data >= _raw(other))
+        return self._compare(other, operator.ge)
 
-    def eq(self, other):
-        return Tensor(self.data == _raw(other))
-
+    # defining __eq__ would otherwise make Tensor unhashable: keep identity hashing (as torch)
     __hash__ = object.__hash__
 
-    # ----------------------------------------------------------------- methods (thin wrappers)
-    def exp(self):
-        return _ops.Exp.apply(self)
+    def __bool__(self) -> bool:
+        """The truth of a one-element tensor (``if (loss > 0): ...``), as in torch and NumPy.
 
-    def log(self):
-        return _ops.Log.apply(self)
+        Raises
+        ------
+        ValueError
+            For any other number of elements: reduce first with ``.all()`` or ``.any()``.
+        """
+        if self.data.size != 1:
+            raise ValueError(
+                f"the truth value of a Tensor of shape {self.shape} ({self.data.size} elements) "
+                "is ambiguous: bool() needs exactly one element; use .any() or .all()")
+        return bool(self.data.reshape(-1)[0])
 
-    def sqrt(self):
-        return _ops.Sqrt.apply(self)
+    # ----------------------------------------------------------------- reductions without a graph
+    def all(self, axis=None) -> "Tensor":
+        """Whether every element (along ``axis``) is true: a boolean Tensor, not differentiable."""
+        return Tensor(np.asarray(self.data.all(axis=axis)))
 
-    def abs(self):
-        return _ops.Abs.apply(self)
+    def any(self, axis=None) -> "Tensor":
+        """Whether some element (along ``axis``) is true: a boolean Tensor, not differentiable."""
+        return Tensor(np.asarray(self.data.any(axis=axis)))
 
-    def tanh(self):
-        return _ops.Tanh.apply(self)
-
-    def sigmoid(self):
-        return _ops.Sigmoid.apply(self)
-
-    def relu(self):
-        return _ops.ReLU.apply(self)
-
-    def clamp(self, min=None, max=None):
-        return _ops.Clamp.apply(self, min=min, max=max)
-
-    def sum(self, axis=None, keepdims: bool = False):
-        return _ops.Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims: bool = False):
-        return _ops.Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
-
-    def max(self, axis=None, keepdims: bool = False):
-        return _ops.Max.apply(self, axis=_axis(axis), keepdims=keepdims)
-
-    def var(self, axis=None, keepdims: bool = False, unbiased: bool = True):
-        return _ops.Var.apply(self, axis=_axis(axis), keepdims=keepdims, unbiased=unbiased)
-
-    def argmax(self, axis=None):
+    def argmax(self, axis=None) -> "Tensor":
+        """Index of the largest element (along ``axis``): an int64 Tensor, not differentiable."""
         return Tensor(self.data.argmax(axis=axis))
 
-    def reshape(self, *shape):
-        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return _ops.Reshape.apply(self, shape=tuple(shape))
 
-    view = reshape
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        shape = self.shape
-        start = start_dim % len(shape) if shape else 0
-        end = end_dim % len(shape) if shape else 0
-        middle = int(np.prod(shape[start:end + 1])) if shape else 1
-        return self.reshape(shape[:start] + (middle,) + shape[end + 1:])
-
-    def unsqueeze(self, dim: int):
-        dim = dim if dim >= 0 else dim + self.ndim + 1
-        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
-
-    def squeeze(self, dim: int | None = None):
-        if dim is None:
-            return self.reshape(tuple(s for s in self.shape if s != 1))
-        dim = dim % self.ndim
-        if self.shape[dim] != 1:
-            return self
-        return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
-
-    def permute(self, *axes):
-        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
-        return _ops.Permute.apply(self, axes=tuple(int(a) for a in axes))
-
-    def transpose(self, dim0: int = -2, dim1: int = -1):
-        axes = list(range(self.ndim))
-        axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
-        return self.permute(axes)
-
-    @property
-    def T(self):
-        return self.permute(tuple(reversed(range(self.ndim))))
-
-    def softmax(self, axis: int = -1):
-        return _ops.Softmax.apply(self, axis=axis)
-
-    def log_softmax(self, axis: int = -1):
-        return _ops.LogSoftmax.apply(self, axis=axis)
-
-    def masked_fill(self, mask, value: float):
-        return _ops.MaskedFill.apply(self, mask=np.asarray(_raw(mask), dtype=bool), value=value)
-
-
-# ------------------------------------------------------------------------- helpers
-def as_tensor(x) -> "Tensor":
+# ============================================================================ wrap and unwrap
+def as_tensor(x) -> Tensor:
     """``x`` itself if it is a Tensor, else a constant Tensor of it (``torch.as_tensor``).
 
     Parameters
@@ -396,33 +404,17 @@ def as_array(x) -> np.ndarray:
     return x.data if isinstance(x, Tensor) else np.asarray(x)
 
 
-def _raw(x):
+def _unwrap(x):
+    """``x.data`` for a Tensor, anything else unchanged (not converted, unlike ``as_array``).
+
+    For operands NumPy must see as they are: a Python scalar stays weakly typed (NEP 50), so
+    float32 data compared with ``0.1`` is compared in float32; slices, ``None`` and ``...`` in
+    an index stay index objects.
+    """
     return x.data if isinstance(x, Tensor) else x
 
 
-def _like(other, ref: Tensor):
-    """A scalar or array operand as a constant in ``ref``'s floating dtype (no float64 creep)."""
-    if isinstance(other, Tensor):
-        return other
-    arr = np.asarray(other)
-    if ref.data.dtype.kind == "f" and arr.dtype.kind in "biuf":
-        arr = arr.astype(ref.data.dtype, copy=False)
-    return Tensor(arr)
-
-
-def _axis(axis):
-    if isinstance(axis, list):
-        return tuple(axis)
-    return axis
-
-
-def _index_data(index):
-    """Replace Tensors inside an index by their arrays (integer or boolean indexing)."""
-    if isinstance(index, tuple):
-        return tuple(_raw(i) for i in index)
-    return _raw(index)
-
-
+# ============================================================================ the backward walk
 def _topological_order(root: Context) -> list:
     """Nodes reachable from ``root``, each placed after every node that consumes its outputs.
 
@@ -497,7 +489,3 @@ def _run_backward(root: Context, out_index: int, seed: np.ndarray, retain_graph:
             node.saved_tensors = ()
             node.parents = []
             node.released = True
-
-
-# ops.py imports Function only, so importing it here (after Tensor exists) is cycle-free.
-from . import ops as _ops  # noqa: E402

@@ -31,9 +31,11 @@ import numpy as np
 
 import dsp
 
-from .features import (DEFAULT_CACHE_DIR, Extracted, FeatureConfig, FeatureDataset, _Progress,
+from ..autograd.random import as_rng
+from .progress import Progress
+from .features import (DEFAULT_CACHE_DIR, Extracted, FeatureConfig, FeatureDataset,
                        dataset_from_indices, load_waves, waves_to_features)
-from .splits import as_rng, oversample as oversample_indices
+from .splits import oversample as oversample_indices
 
 
 def awgn_copies(waves, k: int = 2, snr_range=(15.0, 30.0), rng=None):
@@ -162,7 +164,7 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
     source = np.concatenate([rows, np.repeat(rows, n_copies)]).astype(np.int64)
     snr_db = np.full(total, np.nan)
     # (3) augmented copies, reloading the waveforms batch by batch
-    bar = _Progress(total - n_clean, "augmented copies", progress and total > n_clean)
+    bar = Progress(total - n_clean, "augmented copies", "clips", progress and total > n_clean)
     m = n_clean
     for start in range(0, n_clean, batch_size):
         batch_rows = rows[start:start + batch_size]
@@ -184,6 +186,7 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
         X[m:m + len(waves)] = feats
         m += len(waves)
         bar.update(m - n_clean)
+    bar.close()
     return FeatureDataset(X=X, y=labels[source].astype(np.int64), source_index=source,
                           augmented=np.arange(total) >= n_clean, snr_db=snr_db)
 
@@ -298,9 +301,6 @@ class SpecAugment:
     F : int in [1, n_mels]
     T : int in [1, n_frames]
     mask_value : float or "mean"
-    time_first : bool
-        Features laid out ``(B, C, n_frames, n_mels)`` (the CREMA-D features) rather than
-        ``(B, C, n_mels, n_frames)``.
     """
 
     n_freq_masks: int = 2
@@ -308,7 +308,6 @@ class SpecAugment:
     n_time_masks: int = 2
     T: int = 8
     mask_value: float | str = 0.0
-    time_first: bool = True
 
     def __post_init__(self):
         if isinstance(self.mask_value, str) and self.mask_value != "mean":
@@ -323,14 +322,12 @@ class SpecAugment:
         return marked == 1.0
 
     def __call__(self, X, rng) -> np.ndarray:
-        """Masked copy of ``X : (B, C, n_frames, n_mels)`` (or ``(B, C, n_mels, n_frames)``
-        without ``time_first``): the ``feature_augment`` hook of ``build_training_set``."""
+        """Masked copy of ``X : (B, C, n_mels, n_frames)``: the ``feature_augment`` hook of
+        ``build_training_set``."""
         X = np.asarray(X)
         if X.ndim != 4:
-            raise ValueError(f"features must be (B, C, H, W), got shape {X.shape}")
-        S = np.swapaxes(X, -1, -2) if self.time_first else X          # (B, C, n_mels, n_frames)
-        mask = self.masks(len(S), S.shape[-2], S.shape[-1], rng)       # (B, 1, n_mels, n_frames)
-        value = (S.mean(axis=(-2, -1), keepdims=True) if self.mask_value == "mean"
-                 else np.asarray(self.mask_value, dtype=S.dtype))
-        out = np.where(mask, value, S).astype(X.dtype, copy=False)
-        return np.ascontiguousarray(np.swapaxes(out, -1, -2) if self.time_first else out)
+            raise ValueError(f"features must be (B, C, n_mels, n_frames), got shape {X.shape}")
+        mask = self.masks(len(X), X.shape[-2], X.shape[-1], rng)       # (B, 1, n_mels, n_frames)
+        value = (X.mean(axis=(-2, -1), keepdims=True) if self.mask_value == "mean"
+                 else np.asarray(self.mask_value, dtype=X.dtype))
+        return np.where(mask, value, X).astype(X.dtype, copy=False)

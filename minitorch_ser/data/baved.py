@@ -197,6 +197,11 @@ def eda(df: pd.DataFrame, label_col: str = "emotion", label_names=EMOTIONS,
     -------
     EDAReport
         ``report["emotion"]`` etc.; ``print(report)`` shows every table.
+
+    Raises
+    ------
+    ValueError
+        ``label_col`` is not a column of ``df``.
     """
     if label_col not in df.columns:
         raise ValueError(f"label_col={label_col!r} is not a column of the data ({list(df.columns)})")

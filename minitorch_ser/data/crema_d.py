@@ -25,8 +25,9 @@ Quirks of the real files worth knowing:
 Features of the second paper (``FEATURES``): 16 kHz, z-normalized clip, zero-padded or trimmed
 to 3 s, log-mel with 25 ms Hamming windows and a 10 ms hop (``n_fft = win_length = 400``,
 ``hop_length = 160``), 64 mel bands, ``power_to_db(ref=np.max)``, and the delta and
-delta-delta stacked as 3 channels, laid out ``(3, 300, 64)`` = (channel, time, mel): the
-paper's Keras input ``(300, 64, 3)`` in NCHW. With ``center=True`` a 3 s clip gives
+delta-delta stacked as 3 channels, laid out ``(3, 64, 300)`` = (channel, mel, time), the
+project's one layout; the paper's Keras models read ``(300, 64, 3)`` (time first), so the
+CRNN models transpose once at their input. With ``center=True`` a 3 s clip gives
 ``1 + 48000 // 160 = 301`` frames; the deltas are computed on all 301 and the last frame is
 then dropped (``n_frames=300``), the shape the paper's model tables start from.
 """
@@ -84,9 +85,29 @@ def feature_config(duration: float = 3.0, sr: int = 16000) -> FeatureConfig:
     25 ms Hamming windows (``n_fft = win_length = round(0.025 sr)``), 10 ms hop
     (``hop_length = round(0.010 sr)``), 64 mel bands up to ``sr / 2``, ``power_to_db(ref=max)``
     floored 80 dB below the clip's peak, z-normalized audio, delta and delta-delta channels,
-    time before mel bins, and ``n_frames = n_samples // hop_length`` frames (the centred STFT
-    gives one more; module docstring). ``feature_config()`` is ``FEATURES``:
-    ``shape == (3, 300, 64)``.
+    and ``n_frames = n_samples // hop_length`` frames (the centred STFT gives one more; module
+    docstring). ``feature_config()`` is ``FEATURES``: ``shape == (3, 64, 300)``.
+
+    Parameters
+    ----------
+    duration : float > 0
+        Clip length in seconds after zero-padding or trimming (``n_samples = round(sr *
+        duration)``).
+    sr : int > 50
+        Sampling rate (Hz); the window is ``round(0.025 sr)`` samples and the hop
+        ``round(0.010 sr)``, which must come out >= 1.
+
+    Returns
+    -------
+    FeatureConfig
+        ``shape == (3, 64, max(1, n_samples // hop_length))`` (channels, mel bins, frames).
+
+    Raises
+    ------
+    ValueError
+        From ``FeatureConfig``'s checks: ``duration <= 0`` or ``sr`` not a positive integer.
+    ZeroDivisionError
+        ``sr <= 50``: the 10 ms hop rounds to 0 samples (not checked before the division).
     """
     n_fft = int(round(0.025 * sr))
     hop = int(round(0.010 * sr))
@@ -94,7 +115,7 @@ def feature_config(duration: float = 3.0, sr: int = 16000) -> FeatureConfig:
     return FeatureConfig(sr=sr, duration=duration, n_fft=n_fft, win_length=n_fft,
                          hop_length=hop, window="hamming", n_mels=64, fmin=0.0, fmax=None,
                          center=True, top_db=80.0, deltas=True, normalize_audio=True,
-                         time_first=True, n_frames=max(1, n_samples // hop))
+                         n_frames=max(1, n_samples // hop))
 
 
 FEATURES = feature_config()
@@ -144,7 +165,13 @@ def _is_lfs_pointer(path: str) -> bool:
 
 def audio_folder(root) -> str:
     """The folder holding the ``.wav`` files: ``root`` itself, or ``root/AudioWAV`` when
-    ``root`` is a whole CREMA-D clone (no ``.wav`` of its own but an ``AudioWAV`` folder)."""
+    ``root`` is a whole CREMA-D clone (no ``.wav`` of its own but an ``AudioWAV`` folder).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``root`` is not a folder; the message says how to get CREMA-D.
+    """
     root = os.fspath(root)
     if not os.path.isdir(root):
         raise FileNotFoundError(f"CREMA-D folder {root!r} does not exist. {HOW_TO_GET}")

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
 
 import dsp
+
+from .progress import Progress
 
 HASH_CACHE = "content_hashes.csv"
 POLICIES = ("group", "drop", "refuse")
@@ -123,7 +123,8 @@ def content_hashes(paths, cache_dir=None, progress: bool = True) -> list[str]:
     paths = [os.path.abspath(os.fspath(p)) for p in paths]
     cache_file = None if cache_dir is None else os.path.join(os.fspath(cache_dir), HASH_CACHE)
     cached = {} if cache_file is None else _read_cache(cache_file)
-    out, fresh, start = [], 0, time.perf_counter()
+    out, fresh = [], 0
+    bar = Progress(len(paths), "content hashes", "files", progress)
     for i, p in enumerate(paths):
         try:
             key = (p, *_stamp(p))
@@ -139,14 +140,9 @@ def content_hashes(paths, cache_dir=None, progress: bool = True) -> list[str]:
             if h:
                 cached[key] = h
             fresh += 1
-            if progress and (fresh % 200 == 0 or i == len(paths) - 1):
-                rate = fresh / max(time.perf_counter() - start, 1e-9)
-                sys.stderr.write(f"\rcontent hashes: {i + 1}/{len(paths)} files, "
-                                 f"{rate:.0f} files/s   ")
-                sys.stderr.flush()
+            bar.update(i + 1)
         out.append(h)
-    if progress and fresh:
-        sys.stderr.write("\n")
+    bar.close()
     if cache_file is not None and fresh:
         _write_cache(cache_file, cached)
     return out
@@ -236,11 +232,11 @@ def duplicate_table(df: pd.DataFrame, label_col: str | None = None) -> pd.DataFr
     size = df.groupby("dup_group")["path"].transform("size")
     cols = [c for c in ("path", "content_hash", "dup_group", "speaker", "actor",
                         "speaker_group", label_col) if c and c in df.columns]
-    table = df.loc[size > 1, list(dict.fromkeys(cols))].sort_values(["dup_group", "path"])
+    table = df.loc[size > 1, list(dict.fromkeys(cols))]
     if label_col is not None and label_col in df.columns:
         n_labels = df.groupby("dup_group")[label_col].transform("nunique")
-        table["label_conflict"] = (n_labels[size > 1] > 1).to_numpy()
-    return table
+        table = table.assign(label_conflict=n_labels[size > 1] > 1)     # aligned by row label
+    return table.sort_values(["dup_group", "path"])
 
 
 def apply_policy(df: pd.DataFrame, policy: str = "group", out_dir=None,

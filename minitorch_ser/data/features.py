@@ -3,14 +3,15 @@
 Pipeline of one clip (``FeatureConfig`` holds every parameter; BAVED's defaults shown):
 
 1. ``dsp.load(path, sr=16000)``: mono float32 samples at the target rate (resampled if needed);
-2. optionally ``dsp.normalize`` (z-normalization of the clip, before padding);
+2. optionally ``dsp.standardize`` (z-normalization of the clip, before padding);
 3. ``dsp.fix_length`` to ``n_samples = round(sr * duration) = 48000``: zero-pad or trim the end;
 4. ``dsp.melspectrogram`` (power mel spectrogram, Hamming window of 512 samples zero-padded to
    ``n_fft = 1024``, hop 256, 128 mel bands up to 8 kHz), computed for a whole batch
    ``(B, n_samples) -> (B, n_mels, n_frames)`` at once;
 5. ``dsp.power_to_db(S, ref=np.max)``: ``10 log10(S / max S)`` per clip, floored at ``-top_db``;
 6. optionally the delta and delta-delta channels (``deltas=True``: 3 channels);
-7. layout ``(C, n_mels, n_frames)``, or ``(C, n_frames, n_mels)`` with ``time_first``.
+7. layout ``(C, n_mels, n_frames)``, as librosa and the first paper have it (models that read
+   time first transpose once at their input).
 
 With ``center=True`` the frame count is ``1 + n_samples // hop_length`` (the signal is padded
 by ``n_fft // 2`` on each side), ``1 + 48000 // 256 = 188``: BAVED clips give ``(1, 128, 188)``.
@@ -34,7 +35,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
 import time
 import warnings
 import zipfile
@@ -44,6 +44,8 @@ from typing import NamedTuple
 import numpy as np
 
 import dsp
+
+from .progress import Progress
 
 # Bump when the meaning of the computed features changes, to invalidate old cache files.
 # 2: dsp.load reads pipe-written WAVs and streamed FLACs it used to skip as unreadable.
@@ -82,9 +84,7 @@ class FeatureConfig:
     deltas : bool
         Stack the log-mel with its first and second time derivatives (3 channels).
     normalize_audio : bool
-        Z-normalize each clip's samples (``dsp.normalize``) before padding.
-    time_first : bool
-        Output ``(C, n_frames, n_mels)`` instead of ``(C, n_mels, n_frames)``.
+        Z-normalize each clip's samples (``dsp.standardize``) before padding.
     n_frames : int > 0 or None
         Crop or zero-pad the frame axis to this many frames (``None``: the natural count).
     """
@@ -102,7 +102,6 @@ class FeatureConfig:
     top_db: float | None = 80.0
     deltas: bool = False
     normalize_audio: bool = False
-    time_first: bool = False
     n_frames: int | None = None
 
     def __post_init__(self):
@@ -148,9 +147,7 @@ class FeatureConfig:
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        """Shape of one clip's features: ``(C, n_mels, frames)`` or ``(C, frames, n_mels)``."""
-        if self.time_first:
-            return (self.channels, self.frames, self.n_mels)
+        """Shape of one clip's features: ``(C, n_mels, frames)``."""
         return (self.channels, self.n_mels, self.frames)
 
     def to_dict(self) -> dict:
@@ -159,7 +156,12 @@ class FeatureConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "FeatureConfig":
-        """Inverse of ``to_dict``; unknown keys are an error."""
+        """Inverse of ``to_dict``; unknown keys are an error.
+
+        ``time_first`` (a layout flag of checkpoints written before every feature was
+        ``(C, n_mels, n_frames)``) is dropped: the models transpose at their input now.
+        """
+        d = {k: v for k, v in d.items() if k != "time_first"}
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown FeatureConfig field(s) {sorted(unknown)}")
@@ -190,6 +192,25 @@ class Extracted(NamedTuple):
 
 
 # =============================================================================== computation
+def fit_wave(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Steps 2-3 of the module docstring for one clip already at ``config.sr``: z-normalize
+    (when ``normalize_audio``), then zero-pad or trim the end to ``config.n_samples``.
+
+    Parameters
+    ----------
+    y : (n_samples_in,) float32
+        Mono samples at ``config.sr``.
+    config : FeatureConfig
+
+    Returns
+    -------
+    (config.n_samples,) float32
+    """
+    if config.normalize_audio:
+        y = dsp.standardize(y)
+    return dsp.fix_length(y, config.n_samples)
+
+
 def load_waves(paths, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, list]:
     """Load clips as one array of equal length (steps 1-3 of the module docstring).
 
@@ -209,9 +230,7 @@ def load_waves(paths, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, li
         except (ValueError, OSError) as err:       # dsp.AudioLoadError is a ValueError
             failed.append((str(path), str(err)))
             continue
-        if config.normalize_audio:
-            y = dsp.normalize(y)
-        waves.append(dsp.fix_length(y, config.n_samples))
+        waves.append(fit_wave(y, config))
         kept.append(i)
     if not waves:
         return np.zeros((0, config.n_samples), np.float32), np.zeros(0, np.int64), failed
@@ -246,28 +265,7 @@ def waves_to_features(waves: np.ndarray, config: FeatureConfig) -> np.ndarray:
         X = dsp.power_to_db(S, ref=np.max, top_db=config.top_db)[:, None]   # (B, 1, F, T)
     if config.n_frames is not None:
         X = dsp.fix_length(X, config.n_frames, axis=-1)
-    if config.time_first:
-        X = np.swapaxes(X, -1, -2)                                          # (B, C, T, F)
     return np.ascontiguousarray(X, dtype=np.float32)
-
-
-class _Progress:
-    """One self-overwriting line on stderr: done/total, rate and ETA."""
-
-    def __init__(self, total: int, desc: str, enabled: bool):
-        self.total, self.desc, self.enabled = total, desc, enabled
-        self.start = time.perf_counter()
-
-    def update(self, done: int) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.perf_counter() - self.start
-        rate = done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - done) / rate if rate > 0 else float("nan")
-        end = "\n" if done >= self.total else ""
-        sys.stderr.write(f"\r{self.desc}: {done}/{self.total} clips, {rate:.0f} clips/s, "
-                         f"ETA {eta:.0f} s   {end}")
-        sys.stderr.flush()
 
 
 def _compute(paths: list, config: FeatureConfig, batch_size: int, progress: bool) -> Extracted:
@@ -275,7 +273,7 @@ def _compute(paths: list, config: FeatureConfig, batch_size: int, progress: bool
     n = len(paths)
     X = np.empty((n, *config.shape), dtype=np.float32)
     kept, failed = [], []
-    bar = _Progress(n, "features", progress)
+    bar = Progress(n, "features", "clips", progress)
     m = 0
     for start in range(0, n, batch_size):
         waves, k, f = load_waves(paths[start:start + batch_size], config)
@@ -284,6 +282,7 @@ def _compute(paths: list, config: FeatureConfig, batch_size: int, progress: bool
         kept.append(k + start)
         failed += f
         bar.update(min(start + batch_size, n))
+    bar.close()
     X = X[:m].copy() if m < n else X
     return Extracted(X, np.concatenate(kept) if kept else np.zeros(0, np.int64), failed)
 
@@ -478,29 +477,25 @@ class Standardizer:
     Parameters
     ----------
     mode : {"per_bin", "global"}
-    bin_axis : int
-        Axis of the mel bins in ``(N, C, F, T)`` inputs: ``-2``, or ``-1`` for ``time_first``.
     eps : float > 0
+        Standard deviations below it count as 1.
 
     Attributes
     ----------
     mean_, std_ : float32 arrays of shape (1, C, F, 1) (per_bin) or (1, C, 1, 1) (global)
-        Broadcast against ``(N, C, F, T)`` (the bin axis where ``bin_axis`` says).
+        Broadcast against features ``(N, C, F, T)`` (F mel bins, T frames).
     """
 
-    def __init__(self, mode: str = "per_bin", bin_axis: int = -2, eps: float = 1e-6):
+    def __init__(self, mode: str = "per_bin", eps: float = 1e-6):
         if mode not in ("per_bin", "global"):
             raise ValueError(f"mode={mode!r} must be 'per_bin' or 'global'")
-        if bin_axis not in (-1, -2, 2, 3):
-            raise ValueError(f"bin_axis={bin_axis} must be -2 or -1 (axis 2 or 3 of (N, C, F, T))")
-        self.mode, self.bin_axis, self.eps = mode, bin_axis, eps
+        self.mode, self.eps = mode, eps
         self.mean_ = self.std_ = None
 
     def _axes(self, ndim: int) -> tuple:
         if ndim != 4:
             raise ValueError(f"features must be (N, C, F, T), got {ndim} dimensions")
-        keep = {1, self.bin_axis % 4} if self.mode == "per_bin" else {1}
-        return tuple(a for a in range(4) if a not in keep)
+        return (0, 3) if self.mode == "per_bin" else (0, 2, 3)
 
     def fit(self, X: np.ndarray, chunk: int = 256) -> "Standardizer":
         """Mean and standard deviation of ``X : (N, C, F, T)`` in float64, two passes over
@@ -530,9 +525,6 @@ class Standardizer:
         X /= self.std_
         return X
 
-    def fit_transform(self, X: np.ndarray, copy: bool = True) -> np.ndarray:
-        return self.fit(X).transform(X, copy=copy)
-
     def inverse_transform(self, X: np.ndarray) -> np.ndarray:
         """``x = x_hat * std + mean``."""
         if self.mean_ is None:
@@ -541,12 +533,15 @@ class Standardizer:
 
     def state_dict(self) -> dict:
         """Arrays and settings for a checkpoint."""
-        return {"mode": self.mode, "bin_axis": self.bin_axis, "eps": self.eps,
-                "mean": self.mean_, "std": self.std_}
+        return {"mode": self.mode, "eps": self.eps, "mean": self.mean_, "std": self.std_}
 
     @classmethod
     def from_state_dict(cls, state: dict) -> "Standardizer":
-        s = cls(state["mode"], int(state["bin_axis"]), float(state["eps"]))
+        """Inverse of ``state_dict``. Statistics saved for time-first features (a ``bin_axis``
+        of -1 in checkpoints of the earlier layout) are transposed to ``(1, C, F, 1)``."""
+        s = cls(state["mode"], float(state["eps"]))
         s.mean_ = np.asarray(state["mean"], np.float32)
         s.std_ = np.asarray(state["std"], np.float32)
+        if int(state.get("bin_axis", -2)) % 4 == 3:
+            s.mean_, s.std_ = np.swapaxes(s.mean_, -1, -2), np.swapaxes(s.std_, -1, -2)
         return s

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .splits import as_rng
+from ..autograd.random import as_rng
 
 
 class DataLoader:

@@ -348,6 +348,12 @@ def read_for_experiment(csv_path, split: str = "random") -> ManifestData:
     -------
     ManifestData
         ``(df, labels, class_names, name)``.
+
+    Raises
+    ------
+    FileNotFoundError, ValueError
+        As ``read_manifest``; also ``ValueError`` for an unknown ``split``, or
+        ``split="speaker"`` with no ``speaker`` column (the message names the manifest).
     """
     if split not in ("random", "speaker"):
         raise ValueError(f"split={split!r} must be 'random' or 'speaker'")
@@ -371,10 +377,26 @@ def write_manifest(table: pd.DataFrame, csv_path, relative: bool = True) -> str:
         table = df.assign(label=[baved.EMOTIONS[e] for e in df["emotion"]])
         write_manifest(table[["path", "label", "speaker", "gender"]], "baved.csv")
 
+    Parameters
+    ----------
+    table : pandas.DataFrame, (N rows)
+        One row per clip, with at least the columns ``path`` (audio file, absolute or
+        relative to the working directory) and ``label``; every column is written, in order.
+    csv_path : str or path
+        The manifest to write (UTF-8 CSV, no index column); its folder is created if needed
+        and an existing file is overwritten.
+    relative : bool
+        Store each ``path`` relative to ``csv_path``'s folder (``True``) or absolute.
+
     Returns
     -------
     str
         The manifest's absolute path.
+
+    Raises
+    ------
+    ValueError
+        ``table`` lacks a required column (the message lists the columns it has).
     """
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:

@@ -37,18 +37,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..autograd.random import as_rng
+
 SET_NAMES = ("train", "val", "test")
-
-
-def as_rng(rng=None) -> np.random.Generator:
-    """A numpy Generator from ``rng``: a Generator is returned as is, an int seeds a new one,
-    ``None`` gives the library's seedable default (``minitorch_ser.autograd.random.default_generator``)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None:
-        from ..autograd.random import default_generator
-        return default_generator()
-    return np.random.default_rng(rng)
 
 
 def _check_fractions(fractions) -> np.ndarray:
@@ -72,7 +63,22 @@ def _pack(parts: dict) -> dict:
 
 def check_split(split: dict, n: int | None = None) -> None:
     """Raise ``ValueError`` unless ``split`` has disjoint integer index arrays for train, val and
-    test, all in ``[0, n)`` when ``n`` is given."""
+    test, all in ``[0, n)`` when ``n`` is given.
+
+    Parameters
+    ----------
+    split : dict of str -> (n_set,) int array
+        Row positions per set; must hold the keys ``"train"``, ``"val"`` and ``"test"``
+        (further keys are ignored).
+    n : int >= 0 or None
+        Number of rows of the data; ``None`` skips the range check.
+
+    Raises
+    ------
+    ValueError
+        A set is missing, an index appears twice (in one set or in two), or (with ``n``) an
+        index lies outside ``[0, n)``.
+    """
     missing = [s for s in SET_NAMES if s not in split]
     if missing:
         raise ValueError(f"split is missing the set(s) {missing}; expected keys {SET_NAMES}")
@@ -84,7 +90,8 @@ def check_split(split: dict, n: int | None = None) -> None:
 
 
 # ================================================================================ random split
-def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) -> dict:
+def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None,
+                 class_names=None) -> dict:
     """Stratified random split: each class is shuffled and cut in the proportions ``fractions``.
 
     Per class with ``n_c`` clips, validation and test get ``floor(f n_c + 1/2)`` clips, at least
@@ -108,6 +115,8 @@ def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) 
         Seed of the shuffles.
     groups : (N,) array-like or None
         Group of each clip; all clips of one group land in the same set.
+    class_names : sequence of str or None
+        Names of integer class values, used in warnings only.
 
     Returns
     -------
@@ -162,7 +171,8 @@ def random_split(labels, fractions=(0.8, 0.1, 0.1), seed: int = 0, groups=None) 
         parts["test"].append(take(cut_val, cut_test))
         parts["train"].append(take(cut_test, len(units)))
     split = _pack({k: np.concatenate(v) if v else [] for k, v in parts.items()})
-    _warn_small_classes(split, codes, classes, f, grouped=groups is not None)
+    _warn_small_classes(split, codes, _display(classes, class_names), f,
+                        grouped=groups is not None)
     return split
 
 
@@ -291,6 +301,15 @@ def _speaker_table(df: pd.DataFrame, label_col: str, speaker_col: str):
     return spk, y, counts, classes, speakers
 
 
+def _display(classes, class_names) -> list:
+    """The names to print for class values: ``class_names[value]`` when given (integer labels
+    of named classes), else the values."""
+    if class_names is None:
+        return list(classes)
+    return [class_names[int(c)] if isinstance(c, (int, np.integer)) and 0 <= int(c) < len(
+        class_names) else c for c in classes]
+
+
 def _warn_missing(split: dict, y: np.ndarray, classes, where: str) -> None:
     missing = [f"class {classes[c]} in {name}" for name in SET_NAMES if len(split[name])
                for c in range(len(classes)) if not np.any(y[split[name]] == c)]
@@ -300,7 +319,8 @@ def _warn_missing(split: dict, y: np.ndarray, classes, where: str) -> None:
 
 
 def speaker_split(df: pd.DataFrame, label_col: str = "emotion", speaker_col: str = "speaker",
-                  fractions=(0.8, 0.1, 0.1), seed: int = 0, n_restarts: int = 10) -> dict:
+                  fractions=(0.8, 0.1, 0.1), seed: int = 0, n_restarts: int = 10,
+                  class_names=None) -> dict:
     """Speaker-independent split whose sets hold about ``fractions`` of the clips.
 
     Speakers are assigned whole to train, validation or test by ``assign_groups`` (module
@@ -319,11 +339,24 @@ def speaker_split(df: pd.DataFrame, label_col: str = "emotion", speaker_col: str
         Seed of the search.
     n_restarts : int >= 1
         Starts of the search.
+    class_names : sequence of str or None
+        Names of integer class values, used in warnings only.
 
     Returns
     -------
     split : dict of str -> (n_set,) int64
         Row positions per set; no speaker in two sets.
+
+    Raises
+    ------
+    ValueError
+        ``fractions`` not 3 values >= 0 summing to 1 with train > 0; a column missing; fewer
+        speakers than non-empty sets.
+
+    Warns
+    -----
+    UserWarning
+        A class is absent from a set whose fraction is positive.
     """
     f = _check_fractions(fractions)
     spk, y, counts, classes, speakers = _speaker_table(df, label_col, speaker_col)
@@ -334,13 +367,13 @@ def speaker_split(df: pd.DataFrame, label_col: str = "emotion", speaker_col: str
     group = assign_groups(counts, f, np.random.default_rng(seed), n_restarts)
     row_group = group[spk]
     split = _pack({name: np.flatnonzero(row_group == g) for g, name in enumerate(SET_NAMES)})
-    _warn_missing(split, y, classes, "speaker_split")
+    _warn_missing(split, y, _display(classes, class_names), "speaker_split")
     return split
 
 
 def speaker_kfold(df: pd.DataFrame, k: int = 5, label_col: str = "emotion",
                   speaker_col: str = "speaker", val_fraction: float = 0.1, seed: int = 0,
-                  n_restarts: int = 10) -> list[dict]:
+                  n_restarts: int = 10, class_names=None) -> list[dict]:
     """Speaker-grouped K-fold cross-validation with balanced clip counts.
 
     Speakers are cut into ``k`` groups of about ``N / k`` clips each (``assign_groups`` with
@@ -362,11 +395,19 @@ def speaker_kfold(df: pd.DataFrame, k: int = 5, label_col: str = "emotion",
         Seed of the searches.
     n_restarts : int >= 1
         Starts of each search.
+    class_names : sequence of str or None
+        Names of integer class values, used in warnings only.
 
     Returns
     -------
     folds : list of k dicts ``{"train", "val", "test"}``
         Row positions; within a fold no speaker is in two sets.
+
+    Raises
+    ------
+    ValueError
+        A column missing; ``k`` outside ``[2, number of speakers]``; ``val_fraction`` outside
+        ``[0, 1 - 1/k)``; a fold with fewer than 2 speakers left for a validation set.
     """
     spk, y, counts, classes, speakers = _speaker_table(df, label_col, speaker_col)
     if not 2 <= k <= len(speakers):
@@ -390,7 +431,7 @@ def speaker_kfold(df: pd.DataFrame, k: int = 5, label_col: str = "emotion",
             role[rest[sub == 1]] = 1
         row_role = role[spk]
         split = _pack({name: np.flatnonzero(row_role == g) for g, name in enumerate(SET_NAMES)})
-        _warn_missing(split, y, classes, f"speaker_kfold fold {i}")
+        _warn_missing(split, y, _display(classes, class_names), f"speaker_kfold fold {i}")
         folds.append(split)
     return folds
 
@@ -474,6 +515,12 @@ def save_split(split: dict, path, paths=None, columns=None) -> None:
         Further columns of every row written into the CSV (e.g. ``content_hash``,
         ``dup_group``, ``speaker_group`` from ``data.duplicates``, so a reader can check that
         no recording of the test set is in training).
+
+    Raises
+    ------
+    ValueError
+        ``split`` fails ``check_split`` (against ``len(paths)`` when given), or ``path`` ends
+        in neither ``.csv`` nor ``.json``.
     """
     check_split(split, None if paths is None else len(paths))
     path = os.fspath(path)
@@ -522,9 +569,26 @@ def load_split(path, paths=None) -> dict:
     matched by file (full path, else file name), so a reordered or moved dataset still gets
     the same clips; a stored file missing from ``paths`` is an error listing them.
 
+    Parameters
+    ----------
+    path : str or path
+        A ``.csv`` (columns ``index``, ``split`` [, ``path``, ...]) or ``.json`` file written
+        by ``save_split``.
+    paths : sequence of str (N,), optional
+        The current data's file of every row. Without it the stored row positions are used
+        as they are.
+
     Returns
     -------
     split : dict of str -> (n_set,) int64
+        Sorted row positions for ``"train"``, ``"val"`` and ``"test"``.
+
+    Raises
+    ------
+    ValueError
+        The suffix is neither ``.csv`` nor ``.json``; a CSV lacks ``index`` or ``split`` or
+        names an unknown set; a stored file is not among ``paths``; or the result fails
+        ``check_split`` (overlapping sets, indices outside ``[0, len(paths))``).
     """
     path = os.fspath(path)
     if path.endswith(".csv"):

@@ -226,6 +226,12 @@ def make_dataset(root, n_speakers: int = 6, n_words: int = 7, clips_per: int = 1
     -------
     paths : list of str
         The files written, in the order generated.
+
+    Raises
+    ------
+    ValueError
+        ``n_words`` outside ``[1, 7]``, ``n_speakers < 1``, ``clips_per < 1``, ``sr < 8000``,
+        or a ``duration`` range not satisfying ``0.2 <= low <= high``.
     """
     if not 1 <= n_words <= len(WORD_FORMANTS):
         raise ValueError(f"n_words={n_words} must be in [1, {len(WORD_FORMANTS)}]")
@@ -283,6 +289,12 @@ def make_crema_d(root, n_actors: int = 4, sentences=("DFA", "IEO", "ITH"),
     -------
     paths : list of str
         The audio files written.
+
+    Raises
+    ------
+    ValueError
+        ``n_actors < 1``, ``clips_per`` outside ``[1, 4]``, ``sr < 8000``, a bad ``duration``
+        range (as ``make_dataset``), or an unknown sentence or emotion code.
     """
     lo, hi = _check_common(n_actors, clips_per, sr, duration)
     if clips_per > 4:

@@ -2,19 +2,25 @@
 
 Saparova and Makhrinov, "Exploring the Effectiveness of CNN-GRU and Attention-Enhanced CNN-LSTM
 Architectures for Speech Emotion Recognition" (sections 3.3-3.5, Figures 7-9), on CREMA-D's
-3-channel features x : (N, 3, n_frames, n_mels) = (N, 3, 300, 64): log-mel, delta and
-delta-delta over 300 frames (3 s at a 10 ms hop) and 64 mel bins.
+3-channel features x : (N, 3, n_mels, n_frames) = (N, 3, 64, 300): log-mel, delta and
+delta-delta over 64 mel bins and 300 frames (3 s at a 10 ms hop), in the library's (and
+librosa's) mel-first layout.
 
-Layouts. The paper's Keras models are channels-last: its input (None, 300, 64, 3) is our
-(N, 3, 300, 64). Every 4-D row of its tables maps as ``(None, T, F, C) -> (N, C, T, F)``
-(e.g. ``(None, 300, 64, 128)`` is our ``(None, 128, 300, 64)``); sequence rows
-``(None, T, E)`` and vector rows ``(None, E)`` are the same in both. ``model.summary((3, 300,
-64))`` prints the tables below with exactly the paper's parameter counts and totals.
+Layouts. The paper's Keras models are channels-last and time-first: its input (None, 300, 64,
+3) has time before frequency. Each model therefore transposes its input once, at the top of
+``forward``, ``(N, C, n_mels, n_frames) -> (N, C, n_frames, n_mels)``, and every layer below
+works on time-first maps (N, C, T, F) as the paper's do: the 5 x 3 kernels span 5 frames and
+3 mel bins, the weights keep the paper's layout, and the numbers are those of a time-first
+model fed the transposed input. Every 4-D row of the paper's tables maps as
+``(None, T, F, C) -> (N, C, T, F)`` (e.g. ``(None, 300, 64, 128)`` is our
+``(None, 128, 300, 64)``); sequence rows ``(None, T, E)`` and vector rows ``(None, E)`` are the
+same in both. ``model.summary((3, 64, 300))`` prints the tables below with exactly the paper's
+parameter counts and totals.
 
-From feature maps to a sequence (``ToSequence``). After the convolutions, (N, C, T', F')
-becomes (N, T', F' * C): one vector per remaining time step. The features are ordered as
-Keras' ``Reshape((T', F' * C))`` of its (T', F', C) map orders them, mel bin major and channel
-minor::
+From feature maps to a sequence (``nn.keras.ToSequence``). After the convolutions,
+(N, C, T', F') becomes (N, T', F' * C): one vector per remaining time step. The features are
+ordered as Keras' ``Reshape((T', F' * C))`` of its (T', F', C) map orders them, mel bin major
+and channel minor::
 
     seq[n, t, f * C + c] = x[n, c, t, f]
 
@@ -24,7 +30,8 @@ transpose, with no permutation of its rows.
 Figure 7, CNN + GRU + MHA (``CNNGRUAttention``), 4,030,982 parameters::
 
     layer                          output (NCHW)         Keras (NHWC)           parameters
-    input                          (N, 3, 300, 64)       (None, 300, 64, 3)              0
+    input                          (N, 3, 64, 300)       (None, 300, 64, 3)              0
+    transpose (in forward)         (N, 3, 300, 64)                                        0
     conv1  Conv 5x3 same + ReLU    (N, 128, 300, 64)     (None, 300, 64, 128)        5,888
     pool1  MaxPool 2x2             (N, 128, 150, 32)     (None, 150, 32, 128)            0
     conv2  Conv 5x3 same + ReLU    (N, 256, 150, 32)     (None, 150, 32, 256)      491,776
@@ -87,7 +94,8 @@ Keras models: the activation of a Conv2D / Dense sits inside its row (ReLU, as s
 says; the BatchNorm of Figures 8-9 therefore follows the ReLU), BatchNorm and LayerNorm use
 Keras' epsilon 1e-3 and BatchNorm Keras' momentum 0.99 (``momentum=0.01`` in PyTorch's
 convention), the GRU is Keras' ``reset_after=True`` GRU (PyTorch's equations, two bias
-vectors), the LSTM has Keras' single bias. With ``init='keras'`` (the default) the weights
+vectors), the LSTM has Keras' single bias, the attention is Keras' ``MultiHeadAttention``
+(``nn.attention.KerasMultiHeadAttention``, whose ``key_dim`` is the size of each head). With ``init='keras'`` (the default) the weights
 are drawn as Keras draws them: Glorot-uniform kernels and zero biases for Conv2D and Dense,
 Glorot-uniform input weights, orthogonal recurrent weights, zero biases and a forget-gate bias
 of 1 (``unit_forget_bias``) for the recurrent layers; ``init='torch'`` keeps the layers'
@@ -105,20 +113,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..nn import functional as F
-from ..nn import init as nn_init      # ``init`` names the models' initialisation argument
-from ..nn.attention import MultiheadAttention
-from ..nn.conv import Conv2d
+from ..autograd.tensor import Tensor, as_tensor
+from ..nn.attention import KerasMultiHeadAttention
 from ..nn.dropout import Dropout
+from ..nn.keras import Add, Conv2dReLU, LinearReLU, ToSequence, keras_init_
 from ..nn.linear import Linear
 from ..nn.module import Module
 from ..nn.norm import BatchNorm2d, LayerNorm
 from ..nn.pool import GlobalAvgPool1d, MaxPool2d
 from ..nn.recurrent import GRU, LSTM
-from ..autograd.tensor import Tensor
 
-__all__ = ["CNNGRUAttention", "CNNLSTMAttention", "CNNLSTMAttentionRegularized", "ToSequence",
-           "Add", "Conv2dReLU", "LinearReLU", "keras_init_", "build_crnn", "MODELS", "TRAINING"]
+__all__ = ["CNNGRUAttention", "CNNLSTMAttention", "CNNLSTMAttentionRegularized", "build_crnn",
+           "MODELS", "TRAINING"]
 
 #: The paper's convolution kernel: 5 frames by 3 mel bins, 'same' padding (section 3.3).
 KERNEL_SIZE = (5, 3)
@@ -148,95 +154,6 @@ TRAINING = {
     "lstm_reg": dict(lr=5e-4, decay_steps=1000, decay_rate=0.9, staircase=True,
                      clip_grad_norm=1.0),
 }
-
-
-# ============================================================================ small layers
-class Conv2dReLU(Conv2d):
-    """``relu(conv2d(x))``: Keras' ``Conv2D(..., activation='relu')``, one row in a summary.
-
-    Same parameters, names and shapes as ``Conv2d``: x : (N, C, H, W) -> (N, O, Ho, Wo).
-    """
-
-    def forward(self, x) -> Tensor:
-        return F.relu(super().forward(x))
-
-
-class LinearReLU(Linear):
-    """``relu(x W^T + b)``: Keras' ``Dense(..., activation='relu')``, one row in a summary.
-
-    Same parameters, names and shapes as ``Linear``: x : (*, in_features) -> (*, out_features).
-    A sequence (N, T, F) is applied as one (N*T, F) @ (F, O) product and reshaped back: a
-    batched (N, T, F) @ (F, O) matmul would form dL/dW as N per-sample (F, O) products summed
-    afterwards, an (N, F, O) temporary (400 MB for Figure 7's 4096 -> 768 Dense at batch 32).
-    """
-
-    def forward(self, x) -> Tensor:
-        if x.ndim <= 2:
-            return F.relu(super().forward(x))
-        lead = x.shape[:-1]
-        y = super().forward(x.reshape(-1, x.shape[-1]))         # (N*T, out_features)
-        return F.relu(y).reshape(*lead, self.out_features)
-
-
-class ToSequence(Module):
-    """Feature maps to a sequence of vectors, in Keras' ``Reshape`` order.
-
-    ``seq[n, t, f * C + c] = x[n, c, t, f]``: time stays an axis, each step's vector lists the
-    C channels of mel bin 0, then those of bin 1, and so on (the order of Keras' reshape of a
-    channels-last (T, F, C) map, so Keras weights of the next layer port without permuting).
-
-    Shapes
-    ------
-    x : (N, C, T, F) -> (N, T, F * C)
-    """
-
-    def forward(self, x) -> Tensor:
-        if x.ndim != 4:
-            raise ValueError(f"ToSequence expects feature maps (N, C, T, F), got shape {x.shape}")
-        n, c, t, f = x.shape
-        return x.permute(0, 2, 3, 1).reshape(n, t, f * c)   # (N, T, F, C) -> (N, T, F*C)
-
-
-class Add(Module):
-    """Elementwise sum of two tensors of the same shape (Keras' ``Add``): the residual."""
-
-    def forward(self, a, b) -> Tensor:
-        if a.shape != b.shape:
-            raise ValueError(f"Add: shapes {a.shape} and {b.shape} must be equal")
-        return a + b
-
-
-def keras_init_(module: Module, rng: np.random.Generator | None = None) -> Module:
-    """Re-draw ``module``'s direct children's weights as Keras initialises its layers.
-
-    - ``Conv2d`` / ``Linear`` (Conv2D / Dense): kernel Glorot-uniform,
-      ``U(-b, b)``, ``b = sqrt(6 / (fan_in + fan_out))`` (fan_in = C kh kw, fan_out = O kh kw);
-      bias 0.
-    - ``LSTM`` / ``GRU``: ``weight_ih`` Glorot-uniform (fan_in = F, fan_out = G H),
-      ``weight_hh`` orthogonal (orthonormal columns, as Keras' orthogonal (H, G H) kernel),
-      biases 0; the LSTM's forget-gate block (rows [H, 2H)) of its first bias vector is 1
-      (Keras' ``unit_forget_bias=True``).
-    - ``MultiheadAttention`` with ``key_dim`` is already initialised as Keras does; norms start
-      at weight 1, bias 0 in both frameworks. Other children are left unchanged.
-
-    Returns ``module``.
-    """
-    for child in module.children():
-        if isinstance(child, (Conv2d, Linear)):
-            nn_init.xavier_uniform_(child.weight, rng=rng)
-            if child.bias is not None:
-                nn_init.zeros_(child.bias)
-        elif isinstance(child, (LSTM, GRU)):
-            H = child.hidden_size
-            for group in child._flat_weights():
-                w_ih, w_hh, biases = group[0], group[1], group[2:]
-                nn_init.xavier_uniform_(w_ih, rng=rng)
-                nn_init.orthogonal_(w_hh, rng=rng)
-                for b in biases:
-                    nn_init.zeros_(b)
-                if isinstance(child, LSTM) and biases:
-                    biases[0].data[H:2 * H] = 1.0
-    return module
 
 
 # ============================================================================ validation
@@ -285,24 +202,31 @@ class _CRNN(Module):
         f = self.config["n_mels"] // pf // pf
         return t, f * self.config["channels"][1]
 
-    def _check_input(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+    def _time_first(self, x) -> Tensor:
+        """Check x : (N, C, n_mels, n_frames) and return it as (N, C, n_frames, n_mels).
+
+        The library's features are mel-first, as librosa's; the layers below follow the
+        paper's Keras model, whose maps are time-first (its input is (None, 300, 64, 3)), so
+        the 5 x 3 kernels span 5 frames and 3 mel bins. One transposition (a view) here keeps
+        every weight in the paper's layout.
+        """
+        x = as_tensor(x)
         c = self.config
-        expected = (c["in_channels"], c["n_frames"], c["n_mels"])
+        expected = (c["in_channels"], c["n_mels"], c["n_frames"])
         if x.ndim != 4 or tuple(x.shape[1:]) != expected:
-            raise ValueError(f"{type(self).__name__} expects input (N, in_channels, n_frames, "
-                             f"n_mels) = (N, {expected[0]}, {expected[1]}, {expected[2]}), "
+            raise ValueError(f"{type(self).__name__} expects input (N, in_channels, n_mels, "
+                             f"n_frames) = (N, {expected[0]}, {expected[1]}, {expected[2]}), "
                              f"got shape {x.shape}")
-        return x
+        return x.transpose(2, 3)                       # (N, C, n_frames, n_mels)
 
 
 # ============================================================================ Figure 7
 class CNNGRUAttention(_CRNN):
     """Figure 7: CNN + GRU + multi-head self-attention (see the module docstring for shapes).
 
-    ``x -> [Conv 5x3 + ReLU, MaxPool 2x2] x 2 -> (N, T', F' C2) -> Dense + ReLU -> GRU ->
-    Dropout -> h``; then ``a = LayerNorm(h + MHA(h, h, h))``, ``logits = fc2(relu(fc1(mean_t
-    a)))``.
+    ``x (N, C, n_mels, n_frames) -> transpose to (N, C, T, F) -> [Conv 5x3 + ReLU,
+    MaxPool 2x2] x 2 -> (N, T', F' C2) -> Dense + ReLU -> GRU -> Dropout -> h``; then
+    ``a = LayerNorm(h + MHA(h, h, h))``, ``logits = fc2(relu(fc1(mean_t a)))``.
 
     Parameters
     ----------
@@ -319,17 +243,18 @@ class CNNGRUAttention(_CRNN):
     hidden_size : int >= 1
         GRU units (128), also the attention's embedding size.
     num_heads, key_dim : int >= 1
-        Attention heads (2) and their size (32), Keras' ``MultiHeadAttention`` layout.
+        Attention heads (2) and the size of each head (32): Keras' ``MultiHeadAttention``
+        layout and meaning of ``key_dim`` (``nn.attention.KerasMultiHeadAttention``).
     fc_units : int >= 1
         Width of the hidden Dense layer of the head (64).
     dropout : float in [0, 1)
         Dropout after the GRU (0.3).
     init : {'keras', 'torch'}
-        Keras' initialisation (see ``keras_init_``) or the layers' PyTorch one.
+        Keras' initialisation (see ``nn.keras.keras_init_``) or the layers' PyTorch one.
 
     Shapes
     ------
-    x : (N, in_channels, n_frames, n_mels) -> logits (N, n_classes)
+    x : (N, in_channels, n_mels, n_frames) -> logits (N, n_classes)
     """
 
     _pool = (2, 2)
@@ -360,8 +285,8 @@ class CNNGRUAttention(_CRNN):
         self.dense = LinearReLU(features, self.config["dense_units"])
         self.gru = GRU(self.config["dense_units"], H, bias=True, batch_first=True)
         self.dropout = Dropout(self.config["dropout"])
-        self.attention = MultiheadAttention(H, self.config["num_heads"], batch_first=True,
-                                            key_dim=self.config["key_dim"])
+        self.attention = KerasMultiHeadAttention(H, self.config["num_heads"],
+                                                 self.config["key_dim"], batch_first=True)
         self.add = Add()
         self.norm = LayerNorm(H, eps=KERAS_EPS)
         self.global_pool = GlobalAvgPool1d(axis=1)
@@ -371,8 +296,14 @@ class CNNGRUAttention(_CRNN):
             keras_init_(self)
 
     def forward(self, x) -> Tensor:
-        """x : (N, in_channels, n_frames, n_mels) -> logits (N, n_classes)."""
-        x = self._check_input(x)
+        """x : (N, in_channels, n_mels, n_frames) -> logits (N, n_classes).
+
+        Raises
+        ------
+        ValueError
+            If x is not (N, in_channels, n_mels, n_frames) with the configured sizes.
+        """
+        x = self._time_first(x)                        # (N, C, T, F): T frames, F mel bins
         x = self.pool1(self.conv1(x))                  # (N, C1, T/2, F/2)
         x = self.pool2(self.conv2(x))                  # (N, C2, T/4, F/4)
         s = self.dense(self.reshape(x))                # (N, T', dense_units)
@@ -388,8 +319,8 @@ class CNNGRUAttention(_CRNN):
 class CNNLSTMAttention(_CRNN):
     """Figure 8: CNN (with BatchNorm) + LSTM + multi-head self-attention.
 
-    ``x -> [Conv 5x3 + ReLU, BatchNorm, MaxPool (1, 2)] x 2 -> (N, T, F' C2) -> LSTM ->
-    Dropout -> h``; then ``a = MHA(h, h, h)`` (no residual, no norm), ``logits =
+    ``x (N, C, n_mels, n_frames) -> transpose to (N, C, T, F) -> [Conv 5x3 + ReLU, BatchNorm,
+    MaxPool (1, 2)] x 2 -> (N, T, F' C2) -> LSTM -> Dropout -> h``; then ``a = MHA(h, h, h)`` (no residual, no norm), ``logits =
     fc2(dropout(relu(fc1(mean_t a))))``. Only frequency is pooled: the LSTM runs over all
     n_frames steps.
 
@@ -405,7 +336,7 @@ class CNNLSTMAttention(_CRNN):
     hidden_size : int >= 1
         LSTM units (128), Keras' single bias.
     num_heads, key_dim : int >= 1
-        2 heads of size 128.
+        2 heads of size 128 (Keras' ``key_dim``, the head size).
     fc_units : int >= 1
         64.
     dropout, fc_dropout : float in [0, 1)
@@ -414,7 +345,7 @@ class CNNLSTMAttention(_CRNN):
 
     Shapes
     ------
-    x : (N, in_channels, n_frames, n_mels) -> logits (N, n_classes)
+    x : (N, in_channels, n_mels, n_frames) -> logits (N, n_classes)
     """
 
     _pool = (1, 2)
@@ -453,8 +384,8 @@ class CNNLSTMAttention(_CRNN):
         self.reshape = ToSequence()
         self.lstm = LSTM(features, H, bias="single", batch_first=True)
         self.dropout = Dropout(self.config["dropout"])
-        self.attention = MultiheadAttention(H, self.config["num_heads"], batch_first=True,
-                                            key_dim=self.config["key_dim"])
+        self.attention = KerasMultiHeadAttention(H, self.config["num_heads"],
+                                                 self.config["key_dim"], batch_first=True)
         self.norm = LayerNorm(H, eps=KERAS_EPS) if layer_norm else None
         self.global_pool = GlobalAvgPool1d(axis=1)
         self.fc1 = LinearReLU(H, self.config["fc_units"])
@@ -464,8 +395,14 @@ class CNNLSTMAttention(_CRNN):
             keras_init_(self)
 
     def forward(self, x) -> Tensor:
-        """x : (N, in_channels, n_frames, n_mels) -> logits (N, n_classes)."""
-        x = self._check_input(x)
+        """x : (N, in_channels, n_mels, n_frames) -> logits (N, n_classes).
+
+        Raises
+        ------
+        ValueError
+            If x is not (N, in_channels, n_mels, n_frames) with the configured sizes.
+        """
+        x = self._time_first(x)                        # (N, C, T, F): T frames, F mel bins
         x = self.pool1(self.bn1(self.conv1(x)))        # (N, C1, T, F/2)
         x = self.pool2(self.bn2(self.conv2(x)))        # (N, C2, T, F/4)
         h, _ = self.lstm(self.reshape(x))              # (N, T, H)
@@ -503,7 +440,7 @@ class CNNLSTMAttentionRegularized(CNNLSTMAttention):
 
     Shapes
     ------
-    x : (N, in_channels, n_frames, n_mels) -> logits (N, n_classes)
+    x : (N, in_channels, n_mels, n_frames) -> logits (N, n_classes)
     """
 
     def __init__(self, n_classes: int = 6, n_frames: int = 300, n_mels: int = 64,
@@ -544,9 +481,26 @@ MODELS = {"gru": CNNGRUAttention, "lstm": CNNLSTMAttention,
 
 def build_crnn(name: str, n_classes: int = 6, n_frames: int = 300, n_mels: int = 64, **kw):
     """One of the paper's models by name: 'gru' (Figure 7), 'lstm' (Figure 8) or 'lstm_reg'
-    (Figure 9); extra keyword arguments go to the model's constructor.
+    (Figure 9). Training settings of the same name are in ``TRAINING``.
 
-    Training settings of the same name are in ``TRAINING``.
+    Parameters
+    ----------
+    name : {'gru', 'lstm', 'lstm_reg'}
+    n_classes : int >= 2
+        Emotions (6 for CREMA-D).
+    n_frames, n_mels : int
+        Input size: the model takes x : (N, in_channels, n_mels, n_frames).
+    **kw
+        Other arguments of the model's constructor (``channels``, ``hidden_size``, ...).
+
+    Returns
+    -------
+    CNNGRUAttention, CNNLSTMAttention or CNNLSTMAttentionRegularized
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or an invalid size.
     """
     if name not in MODELS:
         raise ValueError(f"build_crnn: name={name!r} must be one of {sorted(MODELS)}")

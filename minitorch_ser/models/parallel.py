@@ -49,7 +49,19 @@ from ..autograd.ops import concat
 def conv_block(in_channels: int, out_channels: int, pool: int, dropout: float = 0.3) -> Sequential:
     """[Conv 3x3 padding 1 -> BatchNorm2d -> ReLU -> MaxPool(pool) -> Dropout(dropout)].
 
-    Shapes: (N, C_in, H, W) -> (N, C_out, H // pool, W // pool).
+    Parameters
+    ----------
+    in_channels, out_channels : int > 0
+        C_in and C_out, the filters of the convolution.
+    pool : int > 0
+        Square max-pooling window and stride.
+    dropout : float in [0, 1]
+        Dropout probability after the pooling.
+
+    Returns
+    -------
+    Sequential
+        (N, C_in, H, W) -> (N, C_out, H // pool, W // pool).
     """
     return Sequential(
         Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1),

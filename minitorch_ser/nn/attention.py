@@ -1,4 +1,4 @@
-"""Scaled dot-product attention and the multi-head attention layer.
+"""Multi-head attention layers: PyTorch's ``MultiheadAttention`` and Keras's layout.
 
 Attention lets every query position look at every key position and take a weighted average of
 the values there (Vaswani et al., 2017, "Attention is all you need", eq. (1)):
@@ -6,26 +6,37 @@ the values there (Vaswani et al., 2017, "Attention is all you need", eq. (1)):
     Attention(Q, K, V) = softmax(Q K^T / sqrt(d)) V
 
 with Q : (L, d) queries, K : (S, d) keys, V : (S, d_v) values; row i of the (L, S) weight matrix
-is a probability distribution over the S keys. Multi-head attention (eq. (4)-(5)) projects the
-inputs ``h`` times with different learned matrices, attends in each of these ``h`` subspaces of
-size ``d`` independently, concatenates the ``h`` results and projects them back:
+is a probability distribution over the S keys (``F.scaled_dot_product_attention``, in
+``functional.py``). Multi-head attention (eq. (4)-(5)) projects the inputs ``h`` times with
+different learned matrices, attends in each of these ``h`` subspaces of size ``d``
+independently, concatenates the ``h`` results and projects them back:
 
     head_j = Attention(x_q W_j^Q, x_k W_j^K, x_v W_j^V),   MHA = concat(head_1..head_h) W^O
 
 Everything is composed from engine ops (matmul, softmax, reshape, permute), so the backward
 pass comes from the chain rule through those ops; no hand-written gradient is needed here.
 
-Two parameter layouts are offered, because the two papers' frameworks differ:
+Two classes, one computation (``_MultiheadAttentionBase.forward``), two parameter layouts,
+because the two papers' frameworks differ:
 
-- ``key_dim=None``: PyTorch's ``nn.MultiheadAttention``: one packed input projection
-  ``in_proj_weight`` (3E, E) holding [W^Q; W^K; W^V] and ``in_proj_bias`` (3E,), and an
-  output projection ``out_proj``, a ``Linear`` (``out_proj.weight`` (E, E), ``out_proj.bias``
-  (E,)); head size E / h.
-- ``key_dim=D``: Keras's ``MultiHeadAttention(num_heads=h, key_dim=D)``, whose parameter counts
-  the second paper reports: separate ``Linear`` projections ``q_proj``, ``k_proj``, ``v_proj``
-  (E -> h*D, with bias) and ``out_proj`` (h*D -> E, with bias); head size D, independent of E.
-  For E = 128, h = 2, D = 32: 3 (128*64 + 64) + (64*128 + 128) = 33,088 parameters, as in the
-  paper's Figures 7 and 9; with D = 128, 131,968 as in its Figure 8.
+- ``MultiheadAttention(embed_dim, num_heads, kdim=None, vdim=None)``: PyTorch's
+  ``nn.MultiheadAttention``, names, meanings and defaults included. Head size E / h. One packed
+  input projection ``in_proj_weight`` (3E, E) holding [W^Q; W^K; W^V] and ``in_proj_bias``
+  (3E,), and an output projection ``out_proj``, a ``Linear`` (``out_proj.weight`` (E, E),
+  ``out_proj.bias`` (E,)). As in PyTorch, ``kdim`` and ``vdim`` are the *feature sizes of the
+  key and value inputs* (default E); when either differs from E the input projections are
+  separate, ``q_proj_weight`` (E, E), ``k_proj_weight`` (E, kdim), ``v_proj_weight`` (E, vdim).
+- ``KerasMultiHeadAttention(embed_dim, num_heads, key_dim)``: Keras's
+  ``MultiHeadAttention(num_heads=h, key_dim=D)``, whose parameter counts the second paper
+  reports. Keras's ``key_dim`` is the *size of each head*, D, independent of E (not PyTorch's
+  ``kdim``). Separate ``Linear`` projections ``q_proj``, ``k_proj``, ``v_proj`` (E -> h*D,
+  with bias) and ``out_proj`` (h*D -> E, with bias). For E = 128, h = 2, D = 32:
+  3 (128*64 + 64) + (64*128 + 128) = 33,088 parameters, as in the paper's Figures 7 and 9;
+  with D = 128, 131,968 as in its Figure 8.
+
+Both take PyTorch's call (``forward(query, key, value, key_padding_mask, need_weights,
+attn_mask, average_attn_weights)``) and PyTorch's default layout ``batch_first=False``:
+sequences (L, N, E); the library's models pass ``batch_first=True`` and feed (N, L, E).
 """
 
 from __future__ import annotations
@@ -35,342 +46,144 @@ import math
 import numpy as np
 
 from ..autograd import ops
-from ..autograd.function import Function
-from ..autograd.random import default_generator
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, as_array, as_tensor
 from . import init
+from .functional import scaled_dot_product_attention
 from .linear import Linear
 from .module import Module, Parameter
 
-
-# ============================================================================ the function
-class _Contiguous(Function):
-    """Identity that lays its input out C-contiguously in memory, and its gradient too.
-
-    np.matmul hands a stack of matrices to BLAS only when each matrix has a unit stride along
-    one axis; the head-split views made by ``permute`` (N, h, T, d) do not, and a batched
-    matmul on them falls back to a loop about 20x slower. One copy here keeps every attention
-    matmul, forward and backward, on BLAS.
-    """
-
-    @staticmethod
-    def forward(ctx, a):
-        return np.ascontiguousarray(a)
-
-    @staticmethod
-    def backward(ctx, g):
-        return np.ascontiguousarray(g)
+__all__ = ["MultiheadAttention", "KerasMultiHeadAttention", "scaled_dot_product_attention"]
 
 
-def _contiguous(x: Tensor) -> Tensor:
-    return _Contiguous.apply(x)
+def _positive_int(value, name: str, layer: str) -> int:
+    if isinstance(value, bool) or int(value) != value or value <= 0:
+        raise ValueError(f"{layer}: {name}={value} must be a positive int")
+    return int(value)
 
 
-def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
-                                 is_causal: bool = False, scale: float | None = None,
-                                 rng: np.random.Generator | None = None,
-                                 return_weights: bool = False):
-    """Attention of every query over every key: ``softmax(Q K^T * scale + M) V``.
+# ============================================================================ the computation
+class _MultiheadAttentionBase(Module):
+    """What both layouts share: argument checks, layout, head split, attention, head merge.
 
-    Parameters
-    ----------
-    query : Tensor (..., L, d)
-        Queries; ``...`` are batch axes (e.g. ``N, heads``), broadcast against key and value.
-    key : Tensor (..., S, d)
-        Keys, one per value.
-    value : Tensor (..., S, d_v)
-        Values that are averaged.
-    attn_mask : ndarray or Tensor broadcastable to (..., L, S), optional
-        Which keys each query may see. **PyTorch's convention for this function**: a boolean
-        mask is True where attention is *allowed* (the opposite of ``MultiheadAttention``'s
-        masks); a floating mask is added to the scores (use ``-inf`` to forbid a position).
-    dropout_p : float in [0, 1)
-        Probability of zeroing an attention weight (inverted dropout on the weights). Applied
-        whenever > 0: pass 0 in evaluation mode.
-    is_causal : bool
-        Forbid query i to see keys j > i (an upper-triangular mask); excludes ``attn_mask``.
-    scale : float > 0, optional
-        Multiplier of the scores; ``1 / sqrt(d)`` by default, which keeps the scores of
-        unit-variance inputs at unit variance whatever ``d`` is.
-    rng : numpy Generator, optional
-        Draws the dropout mask; ``minitorch_ser.autograd.random.default_generator()`` by default.
-    return_weights : bool
-        Also return the attention weights (PyTorch's function returns only the output).
-
-    Returns
-    -------
-    output : Tensor (..., L, d_v)
-        ``weights @ value``.
-    weights : Tensor (..., L, S)
-        Only when ``return_weights``: ``softmax(Q K^T * scale + M)`` along S (after dropout when
-        ``dropout_p > 0``). Each row sums to 1 over the allowed keys, and forbidden keys get
-        exactly 0. A query whose every key is forbidden gets all-zero weights and a zero output
-        (PyTorch returns NaN there), so that padded batches never produce NaN gradients.
-    """
-    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
-        raise ValueError(f"scaled_dot_product_attention needs query, key, value of rank >= 2, "
-                         f"got shapes {query.shape}, {key.shape}, {value.shape}")
-    if query.shape[-1] != key.shape[-1]:
-        raise ValueError(f"scaled_dot_product_attention: query's last axis {query.shape} must "
-                         f"equal key's last axis {key.shape}")
-    if key.shape[-2] != value.shape[-2]:
-        raise ValueError(f"scaled_dot_product_attention: key {key.shape} and value "
-                         f"{value.shape} must have the same number of positions S (axis -2)")
-    if is_causal and attn_mask is not None:
-        raise ValueError("scaled_dot_product_attention: pass either is_causal=True or "
-                         "attn_mask, not both")
-    L, S = query.shape[-2], key.shape[-2]
-    if scale is None:
-        scale = 1.0 / math.sqrt(query.shape[-1])
-
-    # scores: how well each query matches each key, scaled so softmax does not saturate
-    scores = (query * scale) @ key.transpose(-2, -1)                    # (..., L, S)
-
-    if is_causal:
-        attn_mask = np.tril(np.ones((L, S), dtype=bool))
-    if attn_mask is not None:
-        mask = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
-        try:
-            np.broadcast_shapes(mask.shape, scores.shape)
-        except ValueError:
-            raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} "
-                             f"does not broadcast to the scores' shape {scores.shape} "
-                             f"(..., L={L}, S={S})") from None
-        if mask.dtype == bool:
-            scores = scores.masked_fill(~mask, -np.inf)
-        elif np.issubdtype(mask.dtype, np.floating):
-            scores = scores + Tensor(mask.astype(scores.dtype, copy=False))
-        else:
-            raise ValueError(f"scaled_dot_product_attention: attn_mask must be boolean or "
-                             f"floating, got dtype {mask.dtype}")
-
-    # rows whose every score is -inf have no key to attend to: softmax would give 0/0 = NaN;
-    # give them all-zero weights instead
-    dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)          # (..., L, 1)
-    if dead.any():
-        scores = scores.masked_fill(dead, 0.0)
-    weights = scores.softmax(axis=-1)                                    # (..., L, S)
-    if dead.any():
-        weights = weights.masked_fill(dead, 0.0)
-
-    if dropout_p > 0.0:
-        weights = ops.dropout(weights, p=dropout_p, training=True, rng=rng or default_generator())
-    output = weights @ value                                             # (..., L, d_v)
-    return (output, weights) if return_weights else output
-
-
-# ============================================================================ the layer
-class MultiheadAttention(Module):
-    """Multi-head scaled dot-product attention (PyTorch's or Keras's parameter layout).
-
-    For each head j (of ``h = num_heads``) and head size ``d``::
-
-        Q_j = x_q W_j^Q + b_j^Q,  K_j = x_k W_j^K + b_j^K,  V_j = x_v W_j^V + b_j^V
-        A_j = softmax(Q_j K_j^T / sqrt(d) + M)                      (L, S) per batch element
-        head_j = A_j V_j                                            (L, d)
-        output = concat(head_1, ..., head_h) W^O + b^O              (L, E)
-
-    where ``M`` is 0 for allowed and -inf for masked (query, key) pairs. All heads are computed
-    at once as a batched matmul over a (N, h, L, d) tensor.
+    A subclass creates the parameters and defines ``_project_inputs``, which maps the inputs
+    (N, L, E), (N, S, kdim), (N, S, vdim) to Q (N, L, h*d), K (N, S, h*d), V (N, S, h*d), and
+    an ``out_proj`` Linear (h*d -> E).
 
     Parameters
     ----------
     embed_dim : int > 0
-        E, the feature size of query, key and value and of the output.
+        E, the feature size of the query and of the output.
     num_heads : int > 0
-        h, the number of heads. With ``key_dim=None``, E must be divisible by h.
+        h, the number of heads.
     dropout : float in [0, 1)
-        Dropout on the attention weights, in training mode only.
-    bias : bool
-        Whether the input and output projections have biases.
+        Dropout probability on the attention weights, in training mode only.
     batch_first : bool
-        Inputs and output are (N, L, E) if True (the library's layout), (L, N, E) if False.
-    key_dim : int > 0, optional
-        None: PyTorch's layout, head size ``d = E / h``, parameters ``in_proj_weight`` (3E, E),
-        ``in_proj_bias`` (3E,), ``out_proj.weight`` (E, E), ``out_proj.bias`` (E,).
-        An int D: Keras's layout, head size ``d = D``, parameters ``q_proj.weight``,
-        ``k_proj.weight``, ``v_proj.weight`` (h*D, E) with biases (h*D,), ``out_proj.weight``
-        (E, h*D) and ``out_proj.bias`` (E,). Keras's kernels convert as
-        ``query_kernel[e, j, k] = q_proj.weight[j*D + k, e]`` and
-        ``output_kernel[j, k, e] = out_proj.weight[e, j*D + k]``.
+        Inputs and output are (N, L, E) if True, (L, N, E) if False.
     rng : numpy Generator, optional
-        Draws the initial weights and the dropout masks; the library's default generator
-        (``minitorch_ser.autograd.random``) when None.
-
-    Initialization
-    --------------
-    PyTorch layout (as ``nn.MultiheadAttention``): ``in_proj_weight`` Xavier-uniform,
-    ``U(-b, b)`` with ``b = sqrt(6 / (E + 3E))``; ``out_proj.weight`` as ``nn.Linear``,
-    ``U(-1/sqrt(E), 1/sqrt(E))``; all biases 0.
-    Keras layout (as ``MultiHeadAttention``'s ``glorot_uniform``, which computes fans on its
-    3-D kernels): q, k, v kernels of shape (E, h, D) have fan_in = E h, fan_out = E D, so
-    ``b = sqrt(6 / (E (h + D)))``; the output kernel (h, D, E) has fan_in = h D, fan_out = h E,
-    so ``b = sqrt(6 / (h (D + E)))``; all biases 0.
-
-    Shapes (batch_first=True)
-    -------------------------
-    query : (N, L, E), key : (N, S, E), value : (N, S, E) -> output (N, L, E),
-    weights (N, L, S) averaged over heads or (N, h, L, S) per head.
+        Draws the initial weights and the dropout masks.
     """
 
-    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
-                 batch_first: bool = True, key_dim: int | None = None,
-                 rng: np.random.Generator | None = None):
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float, batch_first: bool,
+                 rng: np.random.Generator | None):
         super().__init__()
-        if int(embed_dim) != embed_dim or embed_dim <= 0:
-            raise ValueError(f"MultiheadAttention: embed_dim={embed_dim} must be a positive int")
-        if int(num_heads) != num_heads or num_heads <= 0:
-            raise ValueError(f"MultiheadAttention: num_heads={num_heads} must be a positive int")
+        layer = type(self).__name__
+        self.embed_dim = _positive_int(embed_dim, "embed_dim", layer)
+        self.num_heads = _positive_int(num_heads, "num_heads", layer)
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"MultiheadAttention: dropout={dropout} must be in [0, 1)")
-        if key_dim is None and embed_dim % num_heads != 0:
-            raise ValueError(f"MultiheadAttention: embed_dim={embed_dim} must be divisible by "
-                             f"num_heads={num_heads} (head size embed_dim / num_heads), "
-                             f"or pass key_dim for Keras's layout")
-        if key_dim is not None and (int(key_dim) != key_dim or key_dim <= 0):
-            raise ValueError(f"MultiheadAttention: key_dim={key_dim} must be a positive int")
-        self.embed_dim = int(embed_dim)
-        self.num_heads = int(num_heads)
+            raise ValueError(f"{layer}: dropout={dropout} must be in [0, 1)")
         self.dropout = float(dropout)
         self.batch_first = bool(batch_first)
-        self.key_dim = None if key_dim is None else int(key_dim)
-        self.head_dim = self.embed_dim // self.num_heads if key_dim is None else self.key_dim
         self.rng = rng
-        E, h, d = self.embed_dim, self.num_heads, self.head_dim
-        inner = h * d                                   # size of all heads side by side
-
-        if self.key_dim is None:
-            # PyTorch: [W^Q; W^K; W^V] packed row-wise, each block (E, E)
-            self.in_proj_weight = Parameter(np.zeros((3 * E, E), dtype=np.float32))
-            if bias:
-                self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=np.float32))
-            else:
-                self.register_parameter("in_proj_bias", None)
-            # out_proj keeps nn.Linear's weight init, kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(E))
-            self.out_proj = Linear(E, E, bias=bias, rng=rng)
-            init.xavier_uniform_(self.in_proj_weight, rng=rng)
-        else:
-            self.q_proj = Linear(E, inner, bias=bias, rng=rng)
-            self.k_proj = Linear(E, inner, bias=bias, rng=rng)
-            self.v_proj = Linear(E, inner, bias=bias, rng=rng)
-            self.out_proj = Linear(inner, E, bias=bias, rng=rng)
-            # Keras's glorot_uniform on its 3-D einsum kernels (see the class docstring)
-            b_in = math.sqrt(6.0 / (E * (h + d)))
-            for proj in (self.q_proj, self.k_proj, self.v_proj):
-                init.uniform_(proj.weight, -b_in, b_in, rng=rng)
-            b_out = math.sqrt(6.0 / (h * (d + E)))
-            init.uniform_(self.out_proj.weight, -b_out, b_out, rng=rng)
-        # every bias starts at 0 in both frameworks (Linear's own bias init is overwritten)
-        for name, p in self.named_parameters():
-            if name.endswith("bias"):
-                init.zeros_(p)
-
-    def extra_repr(self) -> str:
-        layout = "" if self.key_dim is None else f", key_dim={self.key_dim}"
-        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}{layout}, "
-                f"dropout={self.dropout}, batch_first={self.batch_first}")
+        # feature sizes of the key and value inputs (PyTorch's kdim / vdim); E unless a
+        # subclass says otherwise
+        self.kdim = self.vdim = self.embed_dim
 
     # ------------------------------------------------------------------ helpers
-    def _project_inputs(self, query: Tensor, key: Tensor, value: Tensor):
-        """Q (N, L, h*d), K (N, S, h*d), V (N, S, h*d) from the (N, *, E) inputs."""
-        if self.key_dim is not None:
-            return self.q_proj(query), self.k_proj(key), self.v_proj(value)
-        E = self.embed_dim
-        W, b = self.in_proj_weight, self.in_proj_bias
-        if query is key and key is value:
-            # self-attention: one (N*L, E) @ (E, 3E) matmul, then split into Q, K, V
-            N, L, _ = query.shape
-            qkv = query.reshape(N * L, E) @ W.T                          # (N*L, 3E)
-            if b is not None:
-                qkv = qkv + b
-            q, k, v = ops.split(qkv, E, axis=-1)
-            return q.reshape(N, L, E), k.reshape(N, L, E), v.reshape(N, L, E)
-        outs = []
-        for i, x in enumerate((query, key, value)):
-            rows = slice(i * E, (i + 1) * E)
-            N, T, _ = x.shape
-            y = x.reshape(N * T, E) @ W[rows].T                          # (N*T, E)
-            if b is not None:
-                y = y + b[rows]
-            outs.append(y.reshape(N, T, E))
-        return tuple(outs)
-
     def _combined_mask(self, key_padding_mask, attn_mask, N: int, L: int, S: int, dtype):
         """One additive mask (0 allowed, -inf masked) broadcastable to (N, h, L, S), or None."""
-        h = self.num_heads
+        h, layer = self.num_heads, type(self).__name__
         total = None
         if key_padding_mask is not None:
-            kpm = _as_array(key_padding_mask)
+            kpm = as_array(key_padding_mask)
             if kpm.shape != (N, S):
-                raise ValueError(f"MultiheadAttention: key_padding_mask must have shape "
+                raise ValueError(f"{layer}: key_padding_mask must have shape "
                                  f"(N, S) = {(N, S)}, got {kpm.shape}")
-            total = _additive(kpm, "key_padding_mask", dtype)[:, None, None, :]  # (N, 1, 1, S)
+            total = _additive(kpm, "key_padding_mask", dtype, layer)[:, None, None, :]  # (N, 1, 1, S)
         if attn_mask is not None:
-            am = _as_array(attn_mask)
+            am = as_array(attn_mask)
             if am.shape == (L, S):
-                add = _additive(am, "attn_mask", dtype)                           # (L, S)
+                add = _additive(am, "attn_mask", dtype, layer)                           # (L, S)
             elif am.shape == (N * h, L, S):
-                add = _additive(am, "attn_mask", dtype).reshape(N, h, L, S)
+                add = _additive(am, "attn_mask", dtype, layer).reshape(N, h, L, S)
             else:
-                raise ValueError(f"MultiheadAttention: attn_mask must have shape (L, S) = "
+                raise ValueError(f"{layer}: attn_mask must have shape (L, S) = "
                                  f"{(L, S)} or (N*num_heads, L, S) = {(N * h, L, S)}, "
                                  f"got {am.shape}")
             total = add if total is None else total + add
         return total
 
     def _check_inputs(self, query: Tensor, key: Tensor, value: Tensor) -> None:
-        for name, x in (("query", query), ("key", key), ("value", value)):
+        layer = type(self).__name__
+        sizes = (("query", query, self.embed_dim, "embed_dim"), ("key", key, self.kdim, "kdim"),
+                 ("value", value, self.vdim, "vdim"))
+        for name, x, size, label in sizes:
             if x.ndim != 3:
-                layout = "(N, T, E)" if self.batch_first else "(T, N, E)"
-                raise ValueError(f"MultiheadAttention expects {name} of rank 3 {layout} with "
-                                 f"E={self.embed_dim}, got shape {x.shape}")
-            if x.shape[-1] != self.embed_dim:
-                raise ValueError(f"MultiheadAttention(embed_dim={self.embed_dim}): {name} has "
-                                 f"{x.shape[-1]} features, shape {x.shape}")
+                layout = "(N, T, features)" if self.batch_first else "(T, N, features)"
+                raise ValueError(f"{layer} expects {name} of rank 3 {layout} with "
+                                 f"{size} features ({label}), got shape {x.shape}")
+            if x.shape[-1] != size:
+                raise ValueError(f"{layer}(embed_dim={self.embed_dim}): {name} has "
+                                 f"{x.shape[-1]} features, shape {x.shape}; expected "
+                                 f"{label}={size}")
         batch_axis = 0 if self.batch_first else 1
         seq_axis = 1 - batch_axis
         if not query.shape[batch_axis] == key.shape[batch_axis] == value.shape[batch_axis]:
-            raise ValueError(f"MultiheadAttention: query {query.shape}, key {key.shape} and "
+            raise ValueError(f"{layer}: query {query.shape}, key {key.shape} and "
                              f"value {value.shape} must have the same batch size "
                              f"(axis {batch_axis})")
         if key.shape[seq_axis] != value.shape[seq_axis]:
-            raise ValueError(f"MultiheadAttention: key {key.shape} and value {value.shape} "
+            raise ValueError(f"{layer}: key {key.shape} and value {value.shape} "
                              f"must have the same length S (axis {seq_axis})")
         if key.shape[seq_axis] == 0 or query.shape[seq_axis] == 0:
-            raise ValueError(f"MultiheadAttention: sequences of length 0 are not allowed, got "
+            raise ValueError(f"{layer}: sequences of length 0 are not allowed, got "
                              f"query {query.shape} and key {key.shape}")
 
     # ------------------------------------------------------------------ forward
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask=None,
-                need_weights: bool = True, average_attn_weights: bool = True, attn_mask=None):
-        """Attend from ``query`` to ``key`` / ``value``.
+    def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
+                attn_mask=None, average_attn_weights: bool = True):
+        """Attend from ``query`` to ``key`` / ``value`` (``torch.nn.MultiheadAttention.forward``).
 
         Parameters
         ----------
-        query : Tensor (N, L, E)
-            (L, N, E) when ``batch_first=False``. For self-attention pass the same tensor
-            three times.
-        key : Tensor (N, S, E)
-        value : Tensor (N, S, E)
+        query : Tensor (L, N, E), or (N, L, E) with ``batch_first=True``
+            For self-attention pass the same tensor three times.
+        key : Tensor (S, N, kdim), or (N, S, kdim) with ``batch_first=True``
+        value : Tensor (S, N, vdim), or (N, S, vdim) with ``batch_first=True``
         key_padding_mask : bool or float array (N, S), optional
             Boolean: True marks a key to ignore (padding). Floating: added to the scores.
         need_weights : bool
             Return the attention weights as the second output (else None).
-        average_attn_weights : bool
-            Average the weights over heads: (N, L, S); else per head (N, h, L, S).
         attn_mask : bool or float array (L, S) or (N*h, L, S), optional
             Boolean: True marks a (query, key) pair that may not attend. Floating: added.
+        average_attn_weights : bool
+            Average the weights over heads: (N, L, S); else per head (N, h, L, S).
 
         Returns
         -------
-        output : Tensor (N, L, E)
-            (L, N, E) when ``batch_first=False``.
+        output : Tensor (L, N, E), or (N, L, E) with ``batch_first=True``
         weights : Tensor (N, L, S) or (N, h, L, S), or None
-            The softmax weights after dropout, as PyTorch returns them. In eval mode each row
-            sums to 1 over the unmasked keys; masked keys have weight exactly 0 (a query with
-            every key masked gets all-zero weights and outputs only ``out_proj.bias``).
+            The softmax weights after dropout, as PyTorch returns them (batch first whatever
+            ``batch_first`` is). In eval mode each row sums to 1 over the unmasked keys; masked
+            keys have weight exactly 0 (a query with every key masked gets all-zero weights
+            and outputs only ``out_proj.bias``).
+
+        Raises
+        ------
+        ValueError
+            If an input is not 3-D with its feature size, the batch sizes or key / value
+            lengths differ, a length is 0, or a mask has the wrong shape or dtype.
         """
-        query, key, value = (x if isinstance(x, Tensor) else Tensor(x) for x in (query, key, value))
+        query, key, value = as_tensor(query), as_tensor(key), as_tensor(value)
         self._check_inputs(query, key, value)
         if not self.batch_first:  # (T, N, E) -> (N, T, E); keep identity for the fast path
             same = query is key and key is value
@@ -384,9 +197,9 @@ class MultiheadAttention(Module):
 
         # split the feature axis into heads: (N, T, h*d) -> (N, h, T, d)
         # (contiguous copies, so that the batched matmuls run on BLAS)
-        q = _contiguous(q.reshape(N, L, h, d).permute(0, 2, 1, 3))  # (N, h, L, d)
-        k = _contiguous(k.reshape(N, S, h, d).permute(0, 2, 1, 3))  # (N, h, S, d)
-        v = _contiguous(v.reshape(N, S, h, d).permute(0, 2, 1, 3))  # (N, h, S, d)
+        q = ops.contiguous(q.reshape(N, L, h, d).permute(0, 2, 1, 3))   # (N, h, L, d)
+        k = ops.contiguous(k.reshape(N, S, h, d).permute(0, 2, 1, 3))   # (N, h, S, d)
+        v = ops.contiguous(v.reshape(N, S, h, d).permute(0, 2, 1, 3))   # (N, h, S, d)
 
         mask = self._combined_mask(key_padding_mask, attn_mask, N, L, S, q.dtype)
         p = self.dropout if self.training else 0.0
@@ -395,8 +208,8 @@ class MultiheadAttention(Module):
         # heads: (N, h, L, d); weights: (N, h, L, S)
 
         # concatenate the heads side by side and mix them: (N, h, L, d) -> (N, L, h*d) -> (N, L, E);
-        # _contiguous here makes the gradient reaching `weights @ v` contiguous in backward
-        out = _contiguous(heads).permute(0, 2, 1, 3).reshape(N, L, h * d)
+        # contiguous here makes the gradient reaching `weights @ v` contiguous in backward
+        out = ops.contiguous(heads).permute(0, 2, 1, 3).reshape(N, L, h * d)
         out = self.out_proj(out)                                  # (N, L, E)
         if not self.batch_first:
             out = out.transpose(0, 1)                             # (L, N, E)
@@ -408,15 +221,233 @@ class MultiheadAttention(Module):
         return out, weights
 
 
-def _as_array(mask) -> np.ndarray:
-    return mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+# ============================================================================ PyTorch's layout
+class MultiheadAttention(_MultiheadAttentionBase):
+    """Multi-head scaled dot-product attention, ``torch.nn.MultiheadAttention``.
+
+    For each head j (of ``h = num_heads``) and head size ``d = E / h``::
+
+        Q_j = x_q W_j^Q + b_j^Q,  K_j = x_k W_j^K + b_j^K,  V_j = x_v W_j^V + b_j^V
+        A_j = softmax(Q_j K_j^T / sqrt(d) + M)                      (L, S) per batch element
+        head_j = A_j V_j                                            (L, d)
+        output = concat(head_1, ..., head_h) W^O + b^O              (L, E)
+
+    where ``M`` is 0 for allowed and -inf for masked (query, key) pairs. All heads are computed
+    at once as a batched matmul over a (N, h, L, d) tensor. For Keras's layout, with a head
+    size of its own, see ``KerasMultiHeadAttention``.
+
+    Parameters
+    ----------
+    embed_dim : int > 0
+        E, the feature size of the query and of the output; divisible by ``num_heads``.
+    num_heads : int > 0
+        h, the number of heads; each has size E / h.
+    dropout : float in [0, 1)
+        Dropout on the attention weights, in training mode only.
+    bias : bool
+        Whether the input and output projections have biases.
+    kdim : int > 0, optional
+        Feature size of the ``key`` input (PyTorch's meaning); E when None.
+    vdim : int > 0, optional
+        Feature size of the ``value`` input; E when None.
+    batch_first : bool
+        Inputs and output are (L, N, ·) if False (PyTorch's default), (N, L, ·) if True (the
+        library's models pass True).
+    rng : numpy Generator, optional
+        Draws the initial weights and the dropout masks; the library's default generator
+        (``minitorch_ser.autograd.random``) when None.
+
+    Attributes
+    ----------
+    in_proj_weight : Parameter (3E, E)
+        [W^Q; W^K; W^V] stacked row-wise, when ``kdim == vdim == E``; else None.
+    q_proj_weight, k_proj_weight, v_proj_weight : Parameter (E, E), (E, kdim), (E, vdim)
+        The separate projections, when ``kdim`` or ``vdim`` differs from E; else None.
+    in_proj_bias : Parameter (3E,) or None
+    out_proj : Linear (E -> E)
+
+    Initialization (as PyTorch): the input projections Xavier-uniform, ``U(-b, b)`` with
+    ``b = sqrt(6 / (fan_in + fan_out))`` (for the packed (3E, E) matrix ``b = sqrt(6 / 4E)``);
+    ``out_proj.weight`` as ``nn.Linear``, ``U(-1/sqrt(E), 1/sqrt(E))``; all biases 0.
+
+    Shapes
+    ------
+    query : (L, N, E), key : (S, N, kdim), value : (S, N, vdim) -> output (L, N, E);
+    (N, L, E), (N, S, kdim), (N, S, vdim) -> (N, L, E) with ``batch_first=True``;
+    weights (N, L, S) averaged over heads or (N, h, L, S) per head.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int, E is not divisible by h, or dropout is not in [0, 1).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
+                 *, kdim: int | None = None, vdim: int | None = None, batch_first: bool = False,
+                 rng: np.random.Generator | None = None):
+        super().__init__(embed_dim, num_heads, dropout, batch_first, rng)
+        E, h = self.embed_dim, self.num_heads
+        if E % h != 0:
+            raise ValueError(f"MultiheadAttention: embed_dim={embed_dim} must be divisible by "
+                             f"num_heads={num_heads} (head size embed_dim / num_heads); "
+                             f"KerasMultiHeadAttention(embed_dim, num_heads, key_dim) has a "
+                             f"free head size")
+        self.kdim = E if kdim is None else _positive_int(kdim, "kdim", "MultiheadAttention")
+        self.vdim = E if vdim is None else _positive_int(vdim, "vdim", "MultiheadAttention")
+        self._qkv_same_embed_dim = self.kdim == E and self.vdim == E
+        self.head_dim = E // h
+
+        if self._qkv_same_embed_dim:
+            # [W^Q; W^K; W^V] packed row-wise, each block (E, E)
+            self.in_proj_weight = Parameter(np.zeros((3 * E, E), dtype=np.float32))
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = Parameter(np.zeros((E, E), dtype=np.float32))
+            self.k_proj_weight = Parameter(np.zeros((E, self.kdim), dtype=np.float32))
+            self.v_proj_weight = Parameter(np.zeros((E, self.vdim), dtype=np.float32))
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = Parameter(np.zeros(3 * E, dtype=np.float32))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        # out_proj keeps nn.Linear's weight init, kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(E))
+        self.out_proj = Linear(E, E, bias=bias, rng=rng)
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight, rng=rng)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w, rng=rng)
+        # every bias starts at 0 (Linear's own bias init is overwritten)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                init.zeros_(p)
+
+    def extra_repr(self) -> str:
+        sizes = "" if self._qkv_same_embed_dim else f", kdim={self.kdim}, vdim={self.vdim}"
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}{sizes}, "
+                f"dropout={self.dropout}, batch_first={self.batch_first}")
+
+    def _project_inputs(self, query: Tensor, key: Tensor, value: Tensor):
+        """Q (N, L, E), K (N, S, E), V (N, S, E) from (N, L, E), (N, S, kdim), (N, S, vdim)."""
+        E = self.embed_dim
+        b = self.in_proj_bias
+        if self._qkv_same_embed_dim and query is key and key is value:
+            # self-attention: one (N*L, E) @ (E, 3E) matmul, then split into Q, K, V
+            N, L, _ = query.shape
+            qkv = query.reshape(N * L, E) @ self.in_proj_weight.T        # (N*L, 3E)
+            if b is not None:
+                qkv = qkv + b
+            q, k, v = ops.split(qkv, E, axis=-1)
+            return q.reshape(N, L, E), k.reshape(N, L, E), v.reshape(N, L, E)
+        if self._qkv_same_embed_dim:
+            W = self.in_proj_weight
+            weights = [W[i * E:(i + 1) * E] for i in range(3)]           # (E, E) each
+        else:
+            weights = [self.q_proj_weight, self.k_proj_weight, self.v_proj_weight]
+        outs = []
+        for i, (x, w) in enumerate(zip((query, key, value), weights)):
+            N, T, features = x.shape
+            y = x.reshape(N * T, features) @ w.T                         # (N*T, E)
+            if b is not None:
+                y = y + b[i * E:(i + 1) * E]
+            outs.append(y.reshape(N, T, E))
+        return tuple(outs)
 
 
-def _additive(mask: np.ndarray, name: str, dtype) -> np.ndarray:
+# ============================================================================ Keras's layout
+class KerasMultiHeadAttention(_MultiheadAttentionBase):
+    """Multi-head attention with Keras's parameter layout and head size,
+    ``keras.layers.MultiHeadAttention(num_heads, key_dim)``, called like PyTorch's layer.
+
+    The equations are ``MultiheadAttention``'s with a head size ``d = key_dim`` chosen freely
+    (Keras's ``key_dim`` is the size of each head, not PyTorch's ``kdim``): the projections map
+    E -> h*D and back, so h*D need not equal E. Keras's value heads have the key heads' size
+    (its default ``value_dim = key_dim``), and query, key and value all have E features.
+
+    Parameters
+    ----------
+    embed_dim : int > 0
+        E, the feature size of query, key, value and output (Keras infers it from the query).
+    num_heads : int > 0
+        h, the number of heads.
+    key_dim : int > 0
+        D, the size of each head (Keras's ``key_dim``).
+    dropout : float in [0, 1)
+        Dropout on the attention weights, in training mode only.
+    bias : bool
+        Keras's ``use_bias``: whether the four projections have biases.
+    batch_first : bool
+        Inputs and output are (L, N, E) if False (the library's layer default, PyTorch's),
+        (N, L, E) if True (Keras's only layout; the library's models pass True).
+    rng : numpy Generator, optional
+        Draws the initial weights and the dropout masks.
+
+    Attributes
+    ----------
+    q_proj, k_proj, v_proj : Linear (E -> h*D)
+        ``weight`` (h*D, E), ``bias`` (h*D,). Keras's kernels convert as
+        ``query_kernel[e, j, k] = q_proj.weight[j*D + k, e]`` (likewise key and value).
+    out_proj : Linear (h*D -> E)
+        ``weight`` (E, h*D), ``bias`` (E,); ``output_kernel[j, k, e] = out_proj.weight[e, j*D + k]``.
+    head_dim : int
+        D.
+
+    Parameter count: ``3 (E h D + h D) + (h D E + E)``: 33,088 for E = 128, h = 2, D = 32
+    (the second paper's Figures 7 and 9) and 131,968 for D = 128 (its Figure 8).
+
+    Initialization (as Keras's ``glorot_uniform``, which computes fans on its 3-D kernels):
+    q, k, v kernels of shape (E, h, D) have fan_in = E h, fan_out = E D, so
+    ``b = sqrt(6 / (E (h + D)))``; the output kernel (h, D, E) has fan_in = h D, fan_out = h E,
+    so ``b = sqrt(6 / (h (D + E)))``; all biases 0.
+
+    Shapes
+    ------
+    As ``MultiheadAttention`` with kdim = vdim = E.
+
+    Raises
+    ------
+    ValueError
+        If a size is not a positive int or dropout is not in [0, 1).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, key_dim: int, dropout: float = 0.0,
+                 bias: bool = True, *, batch_first: bool = False,
+                 rng: np.random.Generator | None = None):
+        super().__init__(embed_dim, num_heads, dropout, batch_first, rng)
+        self.key_dim = _positive_int(key_dim, "key_dim", "KerasMultiHeadAttention")
+        self.head_dim = self.key_dim
+        E, h, d = self.embed_dim, self.num_heads, self.head_dim
+        inner = h * d                                   # size of all heads side by side
+        self.q_proj = Linear(E, inner, bias=bias, rng=rng)
+        self.k_proj = Linear(E, inner, bias=bias, rng=rng)
+        self.v_proj = Linear(E, inner, bias=bias, rng=rng)
+        self.out_proj = Linear(inner, E, bias=bias, rng=rng)
+        # Keras's glorot_uniform on its 3-D einsum kernels (see the class docstring)
+        b_in = math.sqrt(6.0 / (E * (h + d)))
+        for proj in (self.q_proj, self.k_proj, self.v_proj):
+            init.uniform_(proj.weight, -b_in, b_in, rng=rng)
+        b_out = math.sqrt(6.0 / (h * (d + E)))
+        init.uniform_(self.out_proj.weight, -b_out, b_out, rng=rng)
+        # every bias starts at 0 in Keras (Linear's own bias init is overwritten)
+        for name, p in self.named_parameters():
+            if name.endswith("bias"):
+                init.zeros_(p)
+
+    def extra_repr(self) -> str:
+        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
+                f"key_dim={self.key_dim}, dropout={self.dropout}, batch_first={self.batch_first}")
+
+    def _project_inputs(self, query: Tensor, key: Tensor, value: Tensor):
+        """Q (N, L, h*D), K (N, S, h*D), V (N, S, h*D) from the (N, *, E) inputs."""
+        return self.q_proj(query), self.k_proj(key), self.v_proj(value)
+
+
+def _additive(mask: np.ndarray, name: str, dtype, layer: str) -> np.ndarray:
     """A boolean mask (True = masked) as 0 / -inf, or a floating mask as is, in ``dtype``."""
     if mask.dtype == bool:
         return np.where(mask, -np.inf, 0.0).astype(dtype)
     if np.issubdtype(mask.dtype, np.floating):
         return mask.astype(dtype, copy=False)
-    raise ValueError(f"MultiheadAttention: {name} must be boolean (True = masked) or floating "
+    raise ValueError(f"{layer}: {name} must be boolean (True = masked) or floating "
                      f"(added to the scores), got dtype {mask.dtype}")

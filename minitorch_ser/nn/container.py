@@ -96,6 +96,19 @@ class ModuleList(Module):
         return self
 
     def insert(self, index: int, module: Module) -> None:
+        """Insert ``module`` before position ``index``, renumbering the entries "0", "1", ...
+
+        Parameters
+        ----------
+        index : int
+            Position, as ``list.insert`` (negative counts from the end; past the end appends).
+        module : Module
+
+        Raises
+        ------
+        TypeError
+            If ``module`` is not a Module.
+        """
         mods = list(self._modules.values())
         mods.insert(index, _check_module(module, "ModuleList"))
         self._renumber(mods)
@@ -122,4 +135,16 @@ class ModuleList(Module):
         self._renumber(mods)
 
     def forward(self, *args, **kwargs):
+        """Not callable (``torch.nn.ModuleList`` has no forward either).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Ignored.
+
+        Raises
+        ------
+        TypeError
+            Always: iterate over the list and call its modules.
+        """
         raise TypeError("ModuleList is not callable: iterate over it and call its modules")

@@ -52,7 +52,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, as_tensor
 from . import init
 from .module import Module, Parameter
 
@@ -114,7 +114,26 @@ def conv_output_size(size: tuple[int, int], kernel_size: tuple[int, int],
                      stride: tuple[int, int], padding, layer: str = "Conv2d") -> tuple[int, int]:
     """``(Ho, Wo) = ((H + pad_h - kh) // sh + 1, (W + pad_w - kw) // sw + 1)``.
 
-    Raises ValueError when the kernel is larger than the padded input.
+    Parameters
+    ----------
+    size : (int, int)
+        (H, W) of the input, in pixels.
+    kernel_size, stride : (int, int)
+        (kh, kw) and (sh, sw).
+    padding : ((int, int), (int, int))
+        ((top, bottom), (left, right)), as ``conv_padding`` returns it.
+    layer : str
+        Name used in error messages.
+
+    Returns
+    -------
+    (int, int)
+        (Ho, Wo), each >= 1.
+
+    Raises
+    ------
+    ValueError
+        When the kernel is larger than the padded input.
     """
     (pt, pb), (pl, pr) = padding
     hp, wp = size[0] + pt + pb, size[1] + pl + pr
@@ -138,6 +157,20 @@ class Conv2dFunction(Function):
     ``Conv2dFunction.apply(x, weight[, bias], stride=(sh, sw), padding=((pt, pb), (pl, pr)))``
     returns out : (N, O, Ho, Wo). See the module docstring for the equations; use ``conv2d``
     or ``Conv2d`` for argument checking.
+
+    Parameters (of ``forward``: arrays, then keywords)
+    --------------------------------------------------
+    x : ndarray (N, C, H, W)
+    weight : ndarray (O, C, kh, kw)
+    bias : ndarray (O,), optional
+    stride : (int, int)
+        (sh, sw) >= 1.
+    padding : ((int, int), (int, int))
+        ((top, bottom), (left, right)) zero padding, as ``conv_padding`` returns it.
+
+    Returns
+    -------
+    out : ndarray (N, O, Ho, Wo); backward returns (dx, dw[, db]).
 
     Layout: the m samples of a chunk sit side by side in the columns, ``cols : (K + 1, m*L)``
     (row (c, i, j), column (n, r, s)), so each chunk costs one matmul however small L is. With
@@ -340,29 +373,39 @@ def _check_input(shape: tuple, in_channels: int | None, layer: str) -> None:
                          f"got shape {tuple(shape)} ({shape[1]} channels)")
 
 
-def conv2d(x, weight, bias=None, stride=1, padding=0) -> Tensor:
+def conv2d(input, weight, bias=None, stride=1, padding=0) -> Tensor:
     """2-D cross-correlation, ``torch.nn.functional.conv2d`` without dilation or groups.
+
+    ``out[n, o, r, s] = b[o] + sum_{c, i, j} w[o, c, i, j] * xp[n, c, r*sh + i, s*sw + j]``
+    with ``xp`` the zero-padded input (see the module docstring for the im2col form and the
+    backward).
 
     Parameters
     ----------
-    x : Tensor (N, C, H, W)
-    weight : Tensor (O, C, kh, kw)
-    bias : Tensor (O,), optional
+    input : Tensor or array-like (N, C, H, W)
+    weight : Tensor or array-like (O, C, kh, kw)
+    bias : Tensor or array-like (O,), optional
     stride : int > 0 or (int, int)
+        (sh, sw), in input pixels.
     padding : int >= 0, (int, int), 'valid' or 'same'
-        See ``conv_padding``.
+        Zero padding; see ``conv_padding``.
 
     Returns
     -------
-    Tensor (N, O, Ho, Wo), ``Ho = (H + pad_h - kh) // sh + 1`` (likewise Wo).
+    Tensor (N, O, Ho, Wo), ``Ho = (H + pad_top + pad_bottom - kh) // sh + 1`` (likewise Wo).
+
+    Raises
+    ------
+    ValueError
+        If the input is not 4-D with C channels, the weight not 4-D, the bias not (O,), the
+        stride or padding malformed, or the kernel larger than the padded input.
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
-    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    x, weight = as_tensor(input), as_tensor(weight)
     if weight.ndim != 4:
         raise ValueError(f"conv2d: expected weight of shape (O, C, kh, kw), got {weight.shape}")
     _check_input(x.shape, weight.shape[1], "conv2d")
     if bias is not None:
-        bias = bias if isinstance(bias, Tensor) else Tensor(bias)
+        bias = as_tensor(bias)
         if bias.shape != (weight.shape[0],):
             raise ValueError(f"conv2d: expected bias of shape ({weight.shape[0]},), "
                              f"got {bias.shape}")
@@ -433,11 +476,11 @@ class Conv2d(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        """x : (N, C, H, W) -> (N, O, Ho, Wo): ``conv2d(x, weight, bias, stride, padding)``."""
+        x = as_tensor(x)
         _check_input(x.shape, self.in_channels, "Conv2d")
         conv_output_size(x.shape[2:], self.kernel_size, self.stride, self._pads, "Conv2d")
-        inputs = (x, self.weight) if self.bias is None else (x, self.weight, self.bias)
-        return Conv2dFunction.apply(*inputs, stride=self.stride, padding=self._pads)
+        return conv2d(x, self.weight, self.bias, self.stride, self.padding)
 
     def output_shape(self, input_shape: tuple) -> tuple:
         """(N, O, Ho, Wo) for an input of shape (N, C, H, W), without computing anything."""

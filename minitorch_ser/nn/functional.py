@@ -1,8 +1,22 @@
-"""Stateless layer functions, with the names and semantics of ``torch.nn.functional``.
+"""Stateless layer functions, with the names, signatures and semantics of ``torch.nn.functional``.
 
-Each function composes the ops of ``minitorch_ser.autograd.ops`` (so its backward comes for free);
-the modules of ``nn.linear``, ``nn.activation`` and ``nn.dropout`` are thin wrappers that hold
-the weights and settings and call these.
+Every layer of ``minitorch_ser.nn`` is written one way: a ``Module`` that holds the weights and
+settings, whose ``forward`` calls the layer's functional form here, which checks its arguments
+and calls either engine ops or a ``Function`` with a hand-written backward::
+
+    Conv2d.forward  ->  F.conv2d(input, weight, bias, stride, padding)  ->  Conv2dFunction
+
+Two kinds of functional forms, by where their backward comes from:
+
+- composed from the ops of ``minitorch_ser.autograd.ops`` (their backward is the chain rule
+  through those ops), defined in this file: ``relu``, ``tanh``, ``sigmoid``, ``softmax``,
+  ``log_softmax``, ``dropout``, ``linear``, ``scaled_dot_product_attention`` and the losses
+  ``nll_loss`` and ``cross_entropy``;
+- calling a ``Function`` whose backward is written by hand, defined next to that Function in
+  the layer family's file and imported here, so that ``F.conv2d`` is ``nn.conv.conv2d``:
+  ``conv2d`` (``conv.py``), ``max_pool2d``, ``avg_pool2d``, ``adaptive_avg_pool2d``,
+  ``global_avg_pool`` (``pool.py``), ``batch_norm``, ``layer_norm`` (``norm.py``), ``lstm``,
+  ``gru`` (``recurrent.py``).
 
 Losses take logits or log-probabilities of shape ``(N, C)``, ``(C,)`` or ``(N, C, d1, ...)``
 (class axis 1, or 0 for a single sample) and class-index targets ``(N,)`` / ``()`` /
@@ -11,84 +25,236 @@ Losses take logits or log-probabilities of shape ``(N, C)``, ``(C,)`` or ``(N, C
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import ops
 from ..autograd.random import default_generator
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, as_array, as_tensor
+from .conv import conv2d
+from .norm import batch_norm, layer_norm
+from .pool import adaptive_avg_pool2d, avg_pool2d, global_avg_pool, max_pool2d
+from .recurrent import gru, lstm
+
+__all__ = ["relu", "tanh", "sigmoid", "softmax", "log_softmax", "dropout", "linear",
+           "scaled_dot_product_attention", "conv2d", "max_pool2d", "avg_pool2d",
+           "adaptive_avg_pool2d", "global_avg_pool", "batch_norm", "layer_norm", "lstm", "gru",
+           "nll_loss", "cross_entropy"]
 
 _REDUCTIONS = ("none", "mean", "sum")
 
 
 # ============================================================================ activations
-def relu(x: Tensor) -> Tensor:
-    """``max(x, 0)`` elementwise."""
-    return ops.ReLU.apply(x)
+def relu(input: Tensor) -> Tensor:
+    """``max(x, 0)`` elementwise; any shape."""
+    return ops.ReLU.apply(input)
 
 
-def tanh(x: Tensor) -> Tensor:
-    """``tanh(x)`` elementwise."""
-    return ops.Tanh.apply(x)
+def tanh(input: Tensor) -> Tensor:
+    """``tanh(x)`` elementwise; any shape."""
+    return ops.Tanh.apply(input)
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    """``1 / (1 + e^-x)`` elementwise (computed without overflow)."""
-    return ops.Sigmoid.apply(x)
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + e^-x)`` elementwise (computed without overflow); any shape."""
+    return ops.Sigmoid.apply(input)
 
 
-def softmax(x: Tensor, dim: int = -1) -> Tensor:
+def softmax(input: Tensor, dim: int = -1) -> Tensor:
     """``softmax(x)_i = e^(x_i - max x) / sum_j e^(x_j - max x)`` along ``dim``.
 
     Subtracting the maximum leaves the result unchanged and keeps every exponent <= 0, so
     logits of any magnitude give finite probabilities.
+
+    Parameters
+    ----------
+    input : Tensor (*)
+        Any shape with at least one axis.
+    dim : int in [-ndim, ndim)
+        The axis along which the output sums to 1.
+
+    Returns
+    -------
+    Tensor of the input's shape, values in [0, 1].
     """
-    return ops.Softmax.apply(x, axis=dim)
+    return ops.Softmax.apply(input, axis=dim)
 
 
-def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+def log_softmax(input: Tensor, dim: int = -1) -> Tensor:
     """``log_softmax(x)_i = x_i - max x - log sum_j e^(x_j - max x)`` along ``dim``.
 
     Computed in one stable step rather than as ``log(softmax(x))``, which gives ``log(0) =
     -inf`` as soon as a probability underflows.
-    """
-    return ops.LogSoftmax.apply(x, axis=dim)
-
-
-def dropout(x: Tensor, p: float = 0.5, training: bool = True,
-            rng: np.random.Generator | None = None) -> Tensor:
-    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
 
     Parameters
     ----------
-    x : Tensor
+    input : Tensor (*)
+        Any shape with at least one axis.
+    dim : int in [-ndim, ndim)
+        The axis along which ``exp`` of the output sums to 1.
+
+    Returns
+    -------
+    Tensor of the input's shape, values <= 0.
+    """
+    return ops.LogSoftmax.apply(input, axis=dim)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            rng: np.random.Generator | None = None) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by 1/(1-p).
+
+    ``y = x * m / (1 - p)`` with ``m ~ Bernoulli(1 - p)`` per element, so that E[y] = x
+    (Srivastava et al., 2014, with the scaling moved from test time to training time).
+
+    Parameters
+    ----------
+    input : Tensor (*)
+        Any shape.
     p : float in [0, 1]
         Probability of zeroing an element.
     training : bool
-        When False, return ``x`` unchanged.
+        When False, return ``input`` unchanged.
     rng : numpy.random.Generator, optional
         Source of the mask; ``minitorch_ser.autograd.random.default_generator()`` by default.
+
+    Returns
+    -------
+    Tensor of the input's shape.
     """
-    return ops.dropout(x, p, training, rng if rng is not None else default_generator())
+    return ops.dropout(input, p, training, rng if rng is not None else default_generator())
 
 
-def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """Affine map ``y = x W^T + b``.
 
     Parameters
     ----------
-    x : Tensor (*, in_features)
+    input : Tensor (*, in_features)
     weight : Tensor (out_features, in_features)
     bias : Tensor (out_features,), optional
 
     Returns
     -------
     Tensor (*, out_features)
+
+    Raises
+    ------
+    ValueError
+        If the input's last axis is not ``in_features``.
     """
+    x = input
     if x.shape[-1:] != weight.shape[1:]:
         raise ValueError(f"linear: input of shape {x.shape} has {x.shape[-1] if x.ndim else 0} "
                          f"features, weight of shape {weight.shape} expects {weight.shape[1]}")
     out = x @ weight.T                                   # (*, out_features)
     return out if bias is None else out + bias
+
+
+# ============================================================================ attention
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None,
+                                 rng: np.random.Generator | None = None,
+                                 return_weights: bool = False):
+    """Attention of every query over every key: ``softmax(Q K^T * scale + M) V``.
+
+    Vaswani et al. (2017), "Attention is all you need", eq. (1). Composed from matmul, softmax
+    and masking ops, so its backward is the chain rule through them.
+
+    Parameters
+    ----------
+    query : Tensor (..., L, d)
+        Queries; ``...`` are batch axes (e.g. ``N, heads``), broadcast against key and value.
+    key : Tensor (..., S, d)
+        Keys, one per value.
+    value : Tensor (..., S, d_v)
+        Values that are averaged.
+    attn_mask : ndarray or Tensor broadcastable to (..., L, S), optional
+        Which keys each query may see. **PyTorch's convention for this function**: a boolean
+        mask is True where attention is *allowed* (the opposite of ``MultiheadAttention``'s
+        masks); a floating mask is added to the scores (use ``-inf`` to forbid a position).
+    dropout_p : float in [0, 1)
+        Probability of zeroing an attention weight (inverted dropout on the weights). Applied
+        whenever > 0: pass 0 in evaluation mode.
+    is_causal : bool
+        Forbid query i to see keys j > i (a lower-triangular mask of allowed pairs); excludes
+        ``attn_mask``.
+    scale : float > 0, optional
+        Multiplier of the scores; ``1 / sqrt(d)`` by default, which keeps the scores of
+        unit-variance inputs at unit variance whatever ``d`` is.
+    rng : numpy Generator, optional
+        Draws the dropout mask; ``minitorch_ser.autograd.random.default_generator()`` by default.
+    return_weights : bool
+        Also return the attention weights (PyTorch's function returns only the output).
+
+    Returns
+    -------
+    output : Tensor (..., L, d_v)
+        ``weights @ value``.
+    weights : Tensor (..., L, S)
+        Only when ``return_weights``: ``softmax(Q K^T * scale + M)`` along S (after dropout when
+        ``dropout_p > 0``). Each row sums to 1 over the allowed keys, and forbidden keys get
+        exactly 0. A query whose every key is forbidden gets all-zero weights and a zero output
+        (PyTorch returns NaN there), so that padded batches never produce NaN gradients.
+
+    Raises
+    ------
+    ValueError
+        If an input has rank < 2, query and key differ in d, key and value differ in S, the
+        mask does not broadcast to (..., L, S) or is neither boolean nor floating, or both
+        ``is_causal`` and ``attn_mask`` are given.
+    """
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
+        raise ValueError(f"scaled_dot_product_attention needs query, key, value of rank >= 2, "
+                         f"got shapes {query.shape}, {key.shape}, {value.shape}")
+    if query.shape[-1] != key.shape[-1]:
+        raise ValueError(f"scaled_dot_product_attention: query's last axis {query.shape} must "
+                         f"equal key's last axis {key.shape}")
+    if key.shape[-2] != value.shape[-2]:
+        raise ValueError(f"scaled_dot_product_attention: key {key.shape} and value "
+                         f"{value.shape} must have the same number of positions S (axis -2)")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass either is_causal=True or "
+                         "attn_mask, not both")
+    L, S = query.shape[-2], key.shape[-2]
+    if scale is None:
+        scale = 1.0 / math.sqrt(query.shape[-1])
+
+    # scores: how well each query matches each key, scaled so softmax does not saturate
+    scores = (query * scale) @ key.transpose(-2, -1)                    # (..., L, S)
+
+    if is_causal:
+        attn_mask = np.tril(np.ones((L, S), dtype=bool))
+    if attn_mask is not None:
+        mask = as_array(attn_mask)
+        try:
+            np.broadcast_shapes(mask.shape, scores.shape)
+        except ValueError:
+            raise ValueError(f"scaled_dot_product_attention: attn_mask of shape {mask.shape} "
+                             f"does not broadcast to the scores' shape {scores.shape} "
+                             f"(..., L={L}, S={S})") from None
+        if mask.dtype == bool:
+            scores = scores.masked_fill(~mask, -np.inf)
+        elif np.issubdtype(mask.dtype, np.floating):
+            scores = scores + as_tensor(mask.astype(scores.dtype, copy=False))
+        else:
+            raise ValueError(f"scaled_dot_product_attention: attn_mask must be boolean or "
+                             f"floating, got dtype {mask.dtype}")
+
+    # rows whose every score is -inf have no key to attend to: softmax would give 0/0 = NaN;
+    # give them all-zero weights instead
+    dead = np.isneginf(scores.data).all(axis=-1, keepdims=True)          # (..., L, 1)
+    if dead.any():
+        scores = scores.masked_fill(dead, 0.0)
+    weights = scores.softmax(axis=-1)                                    # (..., L, S)
+    if dead.any():
+        weights = weights.masked_fill(dead, 0.0)
+
+    if dropout_p > 0.0:
+        weights = ops.dropout(weights, p=dropout_p, training=True, rng=rng or default_generator())
+    output = weights @ value                                             # (..., L, d_v)
+    return (output, weights) if return_weights else output
 
 
 # ============================================================================ losses
@@ -115,7 +281,7 @@ def nll_loss(log_probs: Tensor, target, weight=None, *, ignore_index: int = -100
         Target value whose elements contribute neither loss nor weight.
     reduction : {'mean', 'sum', 'none'}
     """
-    target = _raw(target)
+    target = as_array(target)
     if target.dtype.kind not in "iu":
         raise ValueError(f"nll_loss: target must hold integer class indices, got dtype {target.dtype}")
     axis = _class_axis(log_probs, "nll_loss")
@@ -162,7 +328,7 @@ def cross_entropy(logits: Tensor, target, weight=None, *, ignore_index: int = -1
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing={label_smoothing} must be in [0, 1]")
-    target = _raw(target)
+    target = as_array(target)
     axis = _class_axis(logits, "cross_entropy")
     if target.dtype.kind == "f":
         if target.shape != logits.shape:
@@ -183,10 +349,6 @@ def cross_entropy(logits: Tensor, target, weight=None, *, ignore_index: int = -1
 
 
 # ============================================================================ loss helpers
-def _raw(x) -> np.ndarray:
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
-
-
 def _class_axis(x: Tensor, name: str) -> int:
     """The class axis: 0 for a single sample (C,), else 1."""
     if x.ndim == 0:
@@ -197,7 +359,7 @@ def _class_axis(x: Tensor, name: str) -> int:
 def _class_weight(weight, n_classes: int, dtype, name: str) -> np.ndarray:
     if weight is None:
         return np.ones(n_classes, dtype=dtype)
-    w = _raw(weight).astype(dtype, copy=False)
+    w = as_array(weight).astype(dtype, copy=False)
     if w.shape != (n_classes,):
         raise ValueError(f"{name}: weight must have shape ({n_classes},) (one per class), "
                          f"got {w.shape}")

@@ -72,7 +72,13 @@ class Linear(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder layer; constructor arguments are ignored)."""
+    """Returns its input unchanged, any shape (``torch.nn.Identity``: a placeholder layer).
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Ignored, so that Identity can stand in for any layer's constructor call.
+    """
 
     def __init__(self, *args, **kwargs):
         super().__init__()

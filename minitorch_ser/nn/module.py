@@ -23,16 +23,23 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..autograd.tensor import Tensor
-
-
-def _as_array(value) -> np.ndarray:
-    """A state_dict entry (ndarray, Tensor or array-like) as an ndarray."""
-    return value.data if isinstance(value, Tensor) else np.asarray(value)
+from ..autograd.tensor import Tensor, as_array
 
 
 class Parameter(Tensor):
-    """A Tensor that is a trainable weight of a Module (requires_grad=True by default)."""
+    """A Tensor that is a trainable weight of a Module (``torch.nn.Parameter``).
+
+    Assigning one to a Module attribute registers it (``parameters()``, ``state_dict()``).
+
+    Parameters
+    ----------
+    data : array-like (any shape)
+        The weight's values; Python floats become float32, an ndarray keeps its dtype.
+    requires_grad : bool
+        Whether backward accumulates a gradient into ``.grad`` (False freezes it).
+    dtype : numpy dtype, optional
+        Cast the data to this dtype.
+    """
 
     def __init__(self, data, requires_grad: bool = True, dtype=None):
         super().__init__(data, requires_grad=requires_grad, dtype=dtype)
@@ -97,7 +104,15 @@ class Module:
             object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value) -> None:
-        """Register a non-trainable array (e.g. BatchNorm's running mean) saved in state_dict."""
+        """Register a non-trainable array (e.g. BatchNorm's running mean) saved in state_dict.
+
+        Parameters
+        ----------
+        name : str
+            Attribute and state_dict name; later assignments to it stay a buffer.
+        value : array-like or None
+            Stored as an ndarray; None registers an absent buffer (left out of state_dict).
+        """
         if "_buffer_names" not in self.__dict__:
             object.__setattr__(self, "_buffer_names", set())
         self._buffer_names.add(name)
@@ -105,7 +120,16 @@ class Module:
         self._buffers[name] = value if value is None else np.asarray(value)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
-        """Register ``param`` under ``name`` (None registers an absent optional parameter)."""
+        """Register ``param`` under ``name`` (``torch.nn.Module.register_parameter``).
+
+        Parameters
+        ----------
+        name : str
+            Attribute and state_dict name.
+        param : Parameter or None
+            None registers an absent optional parameter (e.g. ``bias=False``): the attribute
+            reads None and state_dict leaves it out.
+        """
         if param is None:
             self._parameters[name] = None
             object.__setattr__(self, name, None)
@@ -113,10 +137,30 @@ class Module:
             setattr(self, name, param)
 
     def add_module(self, name: str, module: "Module") -> None:
+        """Register ``module`` as the child ``name`` (the same as ``setattr(self, name, module)``).
+
+        Parameters
+        ----------
+        name : str
+            The child's name: the prefix of its entries in state_dict (``"name.weight"``).
+        module : Module
+        """
         setattr(self, name, module)
 
     # ------------------------------------------------------------------ calling
     def forward(self, *args, **kwargs):
+        """The layer's computation; every subclass defines it (``module(x)`` calls it).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            The inputs, as the subclass defines them.
+
+        Raises
+        ------
+        NotImplementedError
+            If the subclass did not define ``forward``.
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -212,6 +256,14 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy arrays from ``state_dict`` into parameters and buffers (in place).
 
+        Parameters
+        ----------
+        state_dict : mapping of str to ndarray, Tensor or array-like
+            PyTorch's dotted names (``"conv1.weight"``); each array has its target's shape
+            and is cast to its dtype.
+        strict : bool
+            Require exactly the model's names: none missing, none unexpected.
+
         Raises
         ------
         ValueError
@@ -235,7 +287,7 @@ class Module:
         for k, (mod, name, kind) in targets.items():
             if k in state_dict:
                 cur = mod._parameters[name].data if kind == "param" else mod._buffers[name]
-                new = _as_array(state_dict[k])
+                new = as_array(state_dict[k])
                 if new.shape != cur.shape:
                     wrong.append(f"{k}: expected {cur.shape}, got {new.shape}")
         problems = []
@@ -250,7 +302,7 @@ class Module:
         for k, (mod, name, kind) in targets.items():
             if k not in state_dict:
                 continue
-            new = _as_array(state_dict[k])
+            new = as_array(state_dict[k])
             if kind == "param":  # copied into the existing array, cast to its dtype
                 np.copyto(mod._parameters[name].data, new, casting="unsafe")
             else:
@@ -274,6 +326,18 @@ class Module:
         return "\n".join(lines) + "\n)"
 
     def summary(self, input_shape, **kwargs) -> str:
-        """A table of layer, type, output shape and parameters; see ``nn.summary.summary``."""
+        """A table of layer, type, output shape and parameters (``nn.summary.summary``).
+
+        Parameters
+        ----------
+        input_shape : tuple of int, or list of them
+            One example's shape without the batch axis, e.g. ``(3, 64, 300)``.
+        **kwargs
+            ``batch_size``, ``dtype``, ``depth``: see ``nn.summary.summary``.
+
+        Returns
+        -------
+        str
+        """
         from .summary import summary
         return summary(self, input_shape, **kwargs)

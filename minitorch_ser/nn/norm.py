@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, as_tensor
 from .module import Module, Parameter
 
 
@@ -48,6 +48,24 @@ class BatchNormFunction(Function):
 
     (the running variance is the unbiased estimate, the normalisation uses the biased one).
     With ``mean`` and ``var`` given (eval), they are used as constants.
+
+    Parameters (of ``forward``: arrays, then keywords)
+    --------------------------------------------------
+    x : ndarray (N, C, ...)
+    weight, bias : ndarray (C,), optional
+        gamma and beta; a bias needs a weight before it (``batch_norm`` passes ones).
+    mean, var : ndarray (C,), optional
+        Constant statistics (eval); None: the batch's own (training).
+    eps : float > 0
+        Added to the variance.
+    running_mean, running_var : ndarray (C,), optional
+        Updated in place with the batch statistics (training only).
+    momentum : float in [0, 1]
+        Weight of the batch in that update.
+
+    Returns
+    -------
+    y : ndarray, the shape of x; backward returns (dx[, dgamma[, dbeta]]).
     """
 
     @staticmethod
@@ -104,17 +122,23 @@ class BatchNormFunction(Function):
         return tuple(result)
 
 
-def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
+def batch_norm(input, running_mean, running_var, weight=None, bias=None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Batch normalisation of x : (N, C, ...) per channel (``torch.nn.functional.batch_norm``).
 
+    ``y = gamma * (x - mu) / sqrt(var + eps) + beta`` per channel c, with ``mu``, ``var`` the
+    mean and biased variance of channel c over the batch and positions (``training``) or the
+    running statistics (not ``training``); see the module docstring for the backward.
+
     Parameters
     ----------
-    x : Tensor (N, C) or (N, C, L) or (N, C, H, W)
-    running_mean, running_var : ndarray (C,), optional
-        Running statistics: updated in place when ``training``, used when not.
+    input : Tensor or array-like (N, C), (N, C, L) or (N, C, H, W)
+    running_mean, running_var : ndarray (C,) or None
+        Running statistics: updated in place when ``training`` (``r <- (1 - momentum) r +
+        momentum * batch statistic``, the variance unbiased), used as constants when not.
+        None (allowed only when ``training``) keeps no running statistics.
     weight, bias : Tensor (C,), optional
-        gamma and beta.
+        gamma and beta; a missing weight with a bias given is gamma = 1.
     training : bool
         Normalise with the batch statistics (and update the running ones) if True, with the
         running statistics if False.
@@ -122,8 +146,18 @@ def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None,
         Weight of the new batch in the running averages.
     eps : float > 0
         Added to the variance.
+
+    Returns
+    -------
+    Tensor of the input's shape.
+
+    Raises
+    ------
+    ValueError
+        If ``training`` with a single value per channel (N * positions < 2), or not
+        ``training`` without running statistics.
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(input)
     if training:
         count = x.shape[0] * (int(np.prod(x.shape[2:])) if x.ndim > 2 else 1)
         if count < 2:
@@ -144,7 +178,7 @@ def _affine_inputs(x, weight, bias, shape: tuple) -> list:
     if weight is None and bias is None:
         return [x]
     if weight is None:
-        weight = Tensor(np.ones(shape, dtype=x.dtype))
+        weight = as_tensor(np.ones(shape, dtype=x.dtype))
     return [x, weight] if bias is None else [x, weight, bias]
 
 
@@ -206,13 +240,18 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", None)
 
     def reset_running_stats(self) -> None:
+        """Forget the running statistics: mean 0, variance 1, ``num_batches_tracked`` 0 (as a
+        new layer has them; ``torch.nn.BatchNorm2d.reset_running_stats``). The learned
+        ``weight`` and ``bias`` are kept. No effect without ``track_running_stats``."""
         if self.track_running_stats:
             self.running_mean[...] = 0
             self.running_var[...] = 1
             self.num_batches_tracked[...] = 0
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        """x : (N, C, ...) -> same shape: ``batch_norm`` with the batch statistics (training)
+        or the running ones (eval); updates the running ones in training mode."""
+        x = as_tensor(x)
         if x.ndim not in self._ranks or x.shape[1] != self.num_features:
             expected = self._shapes.format(C=self.num_features)
             raise ValueError(f"{type(self).__name__}: expected input of shape {expected}, "
@@ -261,6 +300,20 @@ class LayerNormFunction(Function):
 
     ``LayerNormFunction.apply(x[, weight, bias], ndim=D, eps=1e-5)``; weight and bias have
     the shape of those D axes. Backward as in the module docstring, with S = the last D axes.
+
+    Parameters (of ``forward``: arrays, then keywords)
+    --------------------------------------------------
+    x : ndarray (*, *normalized_shape)
+    weight, bias : ndarray (*normalized_shape), optional
+        gamma and beta; a bias needs a weight before it (``layer_norm`` passes ones).
+    ndim : int >= 1
+        D, the number of trailing axes normalised together.
+    eps : float > 0
+        Added to the variance.
+
+    Returns
+    -------
+    y : ndarray, the shape of x; backward returns (dx[, dgamma[, dbeta]]).
     """
 
     @staticmethod
@@ -301,10 +354,33 @@ class LayerNormFunction(Function):
         return tuple(result)
 
 
-def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
-    """Layer normalisation over the trailing ``normalized_shape`` axes of x
-    (``torch.nn.functional.layer_norm``); weight and bias, if given, have that shape."""
-    x = x if isinstance(x, Tensor) else Tensor(x)
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """Layer normalisation over the trailing axes (``torch.nn.functional.layer_norm``).
+
+    ``y = gamma * (x - mu) / sqrt(var + eps) + beta`` with ``mu``, ``var`` the mean and biased
+    variance over the trailing ``normalized_shape`` axes, one pair per sample and position
+    (Ba et al., 2016); see the module docstring for the backward.
+
+    Parameters
+    ----------
+    input : Tensor or array-like (*, *normalized_shape)
+    normalized_shape : int >= 1 or tuple of them
+        Shape of the trailing axes normalised together, e.g. E for (N, T, E).
+    weight, bias : Tensor (*normalized_shape), optional
+        gamma and beta; a missing weight with a bias given is gamma = 1.
+    eps : float > 0
+        Added to the variance.
+
+    Returns
+    -------
+    Tensor of the input's shape.
+
+    Raises
+    ------
+    ValueError
+        If ``normalized_shape`` is malformed or is not the input's trailing shape.
+    """
+    x = as_tensor(input)
     shape = _normalized_shape(normalized_shape, "layer_norm")
     if tuple(x.shape[x.ndim - len(shape):]) != shape or x.ndim < len(shape):
         raise ValueError(f"layer_norm: expected input of shape (*, {', '.join(map(str, shape))}), "
@@ -360,7 +436,9 @@ class LayerNorm(Module):
             self.register_parameter("bias", None)
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        """x : (*, *normalized_shape) -> same shape: ``layer_norm(x, normalized_shape, weight,
+        bias, eps)``."""
+        x = as_tensor(x)
         shape = self.normalized_shape
         if x.ndim < len(shape) or tuple(x.shape[x.ndim - len(shape):]) != shape:
             raise ValueError(f"LayerNorm: expected input of shape (*, "

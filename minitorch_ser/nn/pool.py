@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import Tensor, as_array, as_tensor
 from .conv import _pair
 from .module import Module
 
@@ -77,6 +77,16 @@ class MaxPool2dFunction(Function):
     Saves, per output, the flat kernel offset ``t = i*kw + j`` of the maximum (uint8 when
     kh*kw <= 256), the first one on ties. Backward: ``dxp[n, c, r*sh + i, s*sw + j] +=
     g[n, c, r, s]`` for the saved (i, j) only. A NaN in a window makes its maximum NaN.
+
+    Parameters (of ``forward``)
+    ---------------------------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : (int, int)
+        (kh, kw), (sh, sw) and (ph, pw), validated by ``max_pool2d``.
+
+    Returns
+    -------
+    out : ndarray (N, C, Ho, Wo); backward returns dx (N, C, H, W).
     """
 
     @staticmethod
@@ -132,6 +142,16 @@ class AvgPool2dFunction(Function):
     counted in the divisor as PyTorch's default ``count_include_pad=True``).
 
     Backward: every element of a window receives ``g[n, c, r, s] / (kh kw)``.
+
+    Parameters (of ``forward``)
+    ---------------------------
+    x : ndarray (N, C, H, W)
+    kernel_size, stride, padding : (int, int)
+        (kh, kw), (sh, sw) and (ph, pw), validated by ``avg_pool2d``.
+
+    Returns
+    -------
+    out : ndarray (N, C, Ho, Wo); backward returns dx (N, C, H, W).
     """
 
     @staticmethod
@@ -169,6 +189,18 @@ def adaptive_pool_matrix(in_size: int, out_size: int, dtype=np.float64) -> np.nd
 
     Bin i covers ``[floor(i * in / out), ceil((i + 1) * in / out))`` (PyTorch's bins), and
     ``A[i, start:end] = 1 / (end - start)``, so ``A @ v`` averages each bin of v.
+
+    Parameters
+    ----------
+    in_size : int >= 1
+        Length of the pooled axis.
+    out_size : int >= 1
+        Number of bins (may exceed ``in_size``: bins then overlap).
+    dtype : numpy dtype
+
+    Returns
+    -------
+    ndarray (out_size, in_size), rows summing to 1.
     """
     i = np.arange(out_size)
     start = (i * in_size) // out_size
@@ -183,6 +215,16 @@ class AdaptiveAvgPool2dFunction(Function):
     ``adaptive_pool_matrix`` (averaging over a rectangle is separable into rows and columns).
 
     Backward: ``dx[n, c] = A_h^T @ g[n, c] @ A_w``.
+
+    Parameters (of ``forward``)
+    ---------------------------
+    x : ndarray (N, C, H, W)
+    output_size : (int, int)
+        (Ho, Wo), each >= 1.
+
+    Returns
+    -------
+    out : ndarray (N, C, Ho, Wo); backward returns dx (N, C, H, W).
     """
 
     @staticmethod
@@ -205,6 +247,18 @@ class GlobalAvgPoolFunction(Function):
 
     ``out[n, ...] = (1 / len_n) sum_{t < len_n} x[n, ..., t, ...]``; backward spreads
     ``g[n, ...] / len_n`` over those t and gives zero to padded steps.
+
+    Parameters (of ``forward``)
+    ---------------------------
+    x : ndarray (N, ..., T, ...)
+    axis : int
+        The (non-negative) time axis, not 0.
+    lengths : ndarray of int (N,), optional
+        Valid steps per sample, in [1, T]; all T when None.
+
+    Returns
+    -------
+    out : ndarray, x's shape without ``axis``; backward returns dx (x's shape).
     """
 
     @staticmethod
@@ -230,18 +284,65 @@ class GlobalAvgPoolFunction(Function):
 
 
 # ============================================================================ functional forms
-def max_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor:
-    """Max pooling of x : (N, C, H, W) -> (N, C, Ho, Wo); see ``MaxPool2d``."""
+def max_pool2d(input, kernel_size, stride=None, padding=0) -> Tensor:
+    """Max over kh x kw windows, ``torch.nn.functional.max_pool2d`` (``ceil_mode=False``).
+
+    ``out[n, c, r, s] = max_{i < kh, j < kw} xp[n, c, r*sh + i, s*sw + j]``, with ``xp`` the
+    input padded with -inf.
+
+    Parameters
+    ----------
+    input : Tensor or array-like (N, C, H, W)
+    kernel_size : int > 0 or (int, int)
+        (kh, kw), in input pixels.
+    stride : int > 0 or (int, int), optional
+        (sh, sw); ``kernel_size`` when None (non-overlapping windows).
+    padding : int >= 0 or (int, int)
+        (ph, pw) on each side, at most half the kernel.
+
+    Returns
+    -------
+    Tensor (N, C, Ho, Wo), ``Ho = (H + 2 ph - kh) // sh + 1`` (likewise Wo).
+
+    Raises
+    ------
+    ValueError
+        If the input is not 4-D, an argument is malformed, the padding exceeds half the
+        kernel, or the kernel is larger than the padded input.
+    """
     kernel, stride, padding = _pool_args(kernel_size, stride, padding, "max_pool2d")
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(input)
     _pool_output_size(x.shape, kernel, stride, padding, "max_pool2d")
     return MaxPool2dFunction.apply(x, kernel_size=kernel, stride=stride, padding=padding)
 
 
-def avg_pool2d(x, kernel_size, stride=None, padding=0) -> Tensor:
-    """Average pooling of x : (N, C, H, W) -> (N, C, Ho, Wo); see ``AvgPool2d``."""
+def avg_pool2d(input, kernel_size, stride=None, padding=0) -> Tensor:
+    """Mean over kh x kw windows, ``torch.nn.functional.avg_pool2d`` with its defaults.
+
+    ``out[n, c, r, s] = (1 / (kh kw)) sum_{i < kh, j < kw} xp[n, c, r*sh + i, s*sw + j]``, with
+    ``xp`` the zero-padded input; padded zeros count in the divisor (``count_include_pad=True``).
+
+    Parameters
+    ----------
+    input : Tensor or array-like (N, C, H, W)
+    kernel_size : int > 0 or (int, int)
+        (kh, kw), in input pixels.
+    stride : int > 0 or (int, int), optional
+        (sh, sw); ``kernel_size`` when None.
+    padding : int >= 0 or (int, int)
+        (ph, pw) on each side, at most half the kernel.
+
+    Returns
+    -------
+    Tensor (N, C, Ho, Wo), as ``max_pool2d``.
+
+    Raises
+    ------
+    ValueError
+        As ``max_pool2d``.
+    """
     kernel, stride, padding = _pool_args(kernel_size, stride, padding, "avg_pool2d")
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(input)
     _pool_output_size(x.shape, kernel, stride, padding, "avg_pool2d")
     return AvgPool2dFunction.apply(x, kernel_size=kernel, stride=stride, padding=padding)
 
@@ -257,10 +358,29 @@ def _adaptive_size(output_size, layer: str):
     return tuple(None if v is None else int(v) for v in pair)
 
 
-def adaptive_avg_pool2d(x, output_size) -> Tensor:
-    """Adaptive average pooling of x : (N, C, H, W) -> (N, C, Ho, Wo); see ``AdaptiveAvgPool2d``."""
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """Average pooling to a fixed output size, ``torch.nn.functional.adaptive_avg_pool2d``.
+
+    ``out[n, c] = A_h @ x[n, c] @ A_w^T`` with the bin-averaging matrices of
+    ``adaptive_pool_matrix``: bin i along H covers rows ``[floor(i H / Ho), ceil((i + 1) H / Ho))``.
+
+    Parameters
+    ----------
+    input : Tensor or array-like (N, C, H, W)
+    output_size : int >= 1, None, or a pair of them
+        (Ho, Wo); None keeps that axis' input size.
+
+    Returns
+    -------
+    Tensor (N, C, Ho, Wo)
+
+    Raises
+    ------
+    ValueError
+        If the input is not 4-D or ``output_size`` is malformed.
+    """
     size = _adaptive_size(output_size, "adaptive_avg_pool2d")
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(input)
     if x.ndim != 4:
         raise ValueError(f"adaptive_avg_pool2d: expected input of shape (N, C, H, W) with 4 "
                          f"dimensions, got shape {x.shape}")
@@ -268,12 +388,15 @@ def adaptive_avg_pool2d(x, output_size) -> Tensor:
     return AdaptiveAvgPool2dFunction.apply(x, output_size=size)
 
 
-def global_avg_pool(x, axis: int = 1, lengths=None) -> Tensor:
+def global_avg_pool(input, axis: int = 1, lengths=None) -> Tensor:
     """Average over ``axis`` (time), dropping it: (N, T, F) -> (N, F) for ``axis=1``.
+
+    Keras' ``GlobalAveragePooling1D`` (torch has no single function for it); with ``lengths``,
+    ``out[n] = sum_{t < len_n} x[n, t] / len_n``.
 
     Parameters
     ----------
-    x : Tensor (N, ..., T, ...)
+    input : Tensor or array-like (N, ..., T, ...)
         Batch first; ``axis`` indexes time (1 for batch-first sequences (N, T, F), -1 for
         (N, C, T) feature maps).
     axis : int
@@ -285,8 +408,14 @@ def global_avg_pool(x, axis: int = 1, lengths=None) -> Tensor:
     Returns
     -------
     Tensor with ``axis`` removed.
+
+    Raises
+    ------
+    ValueError
+        If the input has fewer than 2 axes, ``axis`` is the batch axis or out of range, the
+        time axis is empty, or ``lengths`` is not N integers in [1, T].
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = as_tensor(input)
     if x.ndim < 2:
         raise ValueError(f"global_avg_pool: expected input with a batch and a time axis, got "
                          f"shape {x.shape}")
@@ -298,7 +427,7 @@ def global_avg_pool(x, axis: int = 1, lengths=None) -> Tensor:
         raise ValueError(f"global_avg_pool: axis {axis} of input shape {x.shape} is empty "
                          f"(sequence of length 0)")
     if lengths is not None:
-        lengths = np.asarray(lengths.data if isinstance(lengths, Tensor) else lengths)
+        lengths = as_array(lengths)
         if (lengths.shape != (x.shape[0],) or not np.issubdtype(lengths.dtype, np.integer)
                 or lengths.min() < 1 or lengths.max() > x.shape[axis]):
             raise ValueError(f"global_avg_pool: lengths must be {x.shape[0]} integers in "
@@ -331,10 +460,10 @@ class MaxPool2d(Module):
                                                                  "MaxPool2d")
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        """x : (N, C, H, W) -> (N, C, Ho, Wo): ``max_pool2d(x, kernel_size, stride, padding)``."""
+        x = as_tensor(x)
         _pool_output_size(x.shape, self.kernel_size, self.stride, self.padding, "MaxPool2d")
-        return MaxPool2dFunction.apply(x, kernel_size=self.kernel_size, stride=self.stride,
-                                       padding=self.padding)
+        return max_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -363,10 +492,10 @@ class AvgPool2d(Module):
                                                                  "AvgPool2d")
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        """x : (N, C, H, W) -> (N, C, Ho, Wo): ``avg_pool2d(x, kernel_size, stride, padding)``."""
+        x = as_tensor(x)
         _pool_output_size(x.shape, self.kernel_size, self.stride, self.padding, "AvgPool2d")
-        return AvgPool2dFunction.apply(x, kernel_size=self.kernel_size, stride=self.stride,
-                                       padding=self.padding)
+        return avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -392,7 +521,8 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = _adaptive_size(output_size, "AdaptiveAvgPool2d")
 
     def forward(self, x) -> Tensor:
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        """x : (N, C, H, W) -> (N, C, Ho, Wo): ``adaptive_avg_pool2d(x, output_size)``."""
+        x = as_tensor(x)
         if x.ndim != 4:
             raise ValueError(f"AdaptiveAvgPool2d: expected input of shape (N, C, H, W) with 4 "
                              f"dimensions, got shape {x.shape}")
@@ -424,6 +554,18 @@ class GlobalAvgPool1d(Module):
         self.axis = int(axis)
 
     def forward(self, x, lengths=None) -> Tensor:
+        """Mean over the time axis: ``global_avg_pool(x, axis, lengths)``.
+
+        Parameters
+        ----------
+        x : Tensor (N, T, F) for ``axis=1``, (N, C, T) for ``axis=-1``
+        lengths : array_like of int (N,), optional
+            Valid steps per sample, in [1, T]; padded steps are left out of the mean.
+
+        Returns
+        -------
+        Tensor (N, F) (or (N, C)).
+        """
         return global_avg_pool(x, self.axis, lengths)
 
     def extra_repr(self) -> str:

@@ -22,8 +22,11 @@ Layouts, names and defaults follow torch.nn.LSTM / torch.nn.GRU, so PyTorch weig
 unchanged: ``weight_ih_l{k}`` (G*H, F) for layer 0 and (G*H, D*H) above it, ``weight_hh_l{k}``
 (G*H, H), ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,), and the same names ending in
 ``_reverse`` for the backward direction; gate blocks are stacked row-wise in the order
-(i, f, g, o) for the LSTM and (r, z, n) for the GRU. One difference from PyTorch: the default
-here is ``batch_first=True``, the library's sequence layout (N, T, F).
+(i, f, g, o) for the LSTM and (r, z, n) for the GRU. The default layout is PyTorch's too,
+``batch_first=False``: sequences (T, N, F); the library's models pass ``batch_first=True``
+explicitly and feed (N, T, F). Internally every layer runs on (N, T, F) (a (T, N, F) input is
+permuted once at the bottom of the stack and the output once at the top), so both layouts
+give the same numbers.
 
 The bias variants (``bias=`` argument) exist because the two papers' frameworks differ:
 
@@ -58,7 +61,7 @@ import numpy as np
 from ..autograd import ops
 from ..autograd.function import Function
 from ..autograd.random import default_generator
-from ..autograd.tensor import Tensor
+from ..autograd.tensor import as_tensor
 from . import init
 from .module import Module, Parameter
 
@@ -410,10 +413,6 @@ class GRULayerFunction(Function):
 
 
 # ============================================================================ stacks (functional)
-def _as_tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
-
 def _run_stack(mode: str, x, states, weights, bidirectional: bool, batch_first: bool,
                dropout: float, training: bool, rng, name: str):
     """Run a stack of LSTM / GRU layers; shared by `lstm` and `gru`.
@@ -440,7 +439,7 @@ def _run_stack(mode: str, x, states, weights, bidirectional: bool, batch_first: 
                              f" and {(n_gates * H, H)}")
 
     # ---- validate the input sequence
-    x = _as_tensor(x)
+    x = as_tensor(x)
     layout = "(N, T, F)" if batch_first else "(T, N, F)"
     if x.ndim != 3:
         raise ValueError(f"{name}: input must be 3-D {layout} with F=input_size={input_size} "
@@ -449,12 +448,12 @@ def _run_stack(mode: str, x, states, weights, bidirectional: bool, batch_first: 
         expected = ("(N, T, " if batch_first else "(T, N, ") + f"{input_size})"
         raise ValueError(f"{name}: input feature size must be input_size={input_size}: expected "
                          f"shape {expected}, got {x.shape}")
+    if (x.shape[1] if batch_first else x.shape[0]) == 0:
+        raise ValueError(f"{name}: sequence length T=0 (input shape {x.shape} with "
+                         f"batch_first={batch_first}); need at least one time step")
     if not batch_first:
         x = x.permute(1, 0, 2)                                     # (T, N, F) -> (N, T, F)
     N, T = x.shape[0], x.shape[1]
-    if T == 0:
-        raise ValueError(f"{name}: sequence length T=0 (input shape {x.shape} with "
-                         f"batch_first={batch_first}); need at least one time step")
 
     # ---- initial states: (D*L, N, H) each, or zeros
     dtype = np.result_type(x.dtype, weights[0][0].dtype)
@@ -463,7 +462,7 @@ def _run_stack(mode: str, x, states, weights, bidirectional: bool, batch_first: 
         initial = [[np.zeros((N, H), dtype)] * n_states for _ in range(D * num_layers)]
     else:
         labels = ("h_0", "c_0") if mode == "LSTM" else ("h_0",)
-        states = [_as_tensor(s) for s in states]
+        states = [as_tensor(s) for s in states]
         for label, s in zip(labels, states):
             if tuple(s.shape) != expected_state:
                 raise ValueError(f"{name}: {label} must have shape (D*num_layers, N, H) = "
@@ -491,23 +490,31 @@ def _run_stack(mode: str, x, states, weights, bidirectional: bool, batch_first: 
     return output, [ops.stack(f, axis=0) for f in finals]         # each (D*L, N, H)
 
 
-def lstm(x, hx, weights, *, bidirectional: bool = False, batch_first: bool = True,
+def lstm(input, hx, weights, *, bidirectional: bool = False, batch_first: bool = False,
          dropout: float = 0.0, training: bool = False, rng=None, name: str = "lstm"):
-    """Multi-layer (bi)LSTM on explicit weights: the computation behind `LSTM.forward`.
+    """Multi-layer (bi)LSTM on explicit weights: the functional form behind `LSTM.forward`.
+
+    Each layer and direction is one `LSTMLayerFunction` (equations (7)-(12), hand-written
+    BPTT); the directions' outputs are concatenated (forward first) and, between layers,
+    dropped out when ``training``.
 
     Parameters
     ----------
-    x : Tensor or ndarray, (N, T, F) if ``batch_first`` else (T, N, F)
+    input : Tensor or ndarray, (T, N, F), or (N, T, F) if ``batch_first``
     hx : tuple (h_0, c_0) of (D*L, N, H) each, or None for zeros
     weights : sequence of D*L tuples ``(w_ih, w_hh, *biases)``
         Ordered layer by layer, forward direction before reverse (PyTorch's order). ``w_ih``
         is (4H, F) for layer 0 and (4H, D*H) above; ``w_hh`` (4H, H); zero, one or two biases
         (4H,).
     bidirectional : bool
+        D = 2 if True (the weights alternate forward, reverse), else 1.
     batch_first : bool
+        Layout of ``input`` and ``output``: (N, T, ·) if True, (T, N, ·) if False (PyTorch's
+        default). States are (D*L, N, H) either way.
     dropout : float in [0, 1)
         Dropout probability on the outputs of every layer except the last, when ``training``.
     training : bool
+        Whether the inter-layer dropout is active.
     rng : numpy.random.Generator, optional
         Generator of the dropout masks (default: ``minitorch_ser.autograd.random.default_generator()``).
     name : str
@@ -515,33 +522,54 @@ def lstm(x, hx, weights, *, bidirectional: bool = False, batch_first: bool = Tru
 
     Returns
     -------
-    output : (N, T, D*H) if ``batch_first`` else (T, N, D*H)
-    (h_n, c_n) : (D*L, N, H) each; index ``layer * D + direction``.
+    output : Tensor (T, N, D*H), or (N, T, D*H) if ``batch_first``
+    (h_n, c_n) : Tensors (D*L, N, H) each; index ``layer * D + direction``.
+
+    Raises
+    ------
+    ValueError
+        If ``hx`` is not a pair, the weights do not form D*L consistent groups, the input is
+        not 3-D with F features or has T = 0, or a state is not (D*L, N, H).
     """
     if hx is not None:
         if not isinstance(hx, (tuple, list)) or len(hx) != 2:
             raise ValueError(f"{name}: hx must be a tuple (h_0, c_0) of two (D*num_layers, N, H) "
                              f"tensors, got {type(hx).__name__}")
         hx = list(hx)
-    output, (h_n, c_n) = _run_stack("LSTM", x, hx, weights, bidirectional, batch_first,
+    output, (h_n, c_n) = _run_stack("LSTM", input, hx, weights, bidirectional, batch_first,
                                     dropout, training, rng, name)
     return output, (h_n, c_n)
 
 
-def gru(x, hx, weights, *, bidirectional: bool = False, batch_first: bool = True,
+def gru(input, hx, weights, *, bidirectional: bool = False, batch_first: bool = False,
         dropout: float = 0.0, training: bool = False, rng=None, name: str = "gru"):
-    """Multi-layer (bi)GRU on explicit weights: the computation behind `GRU.forward`.
+    """Multi-layer (bi)GRU on explicit weights: the functional form behind `GRU.forward`.
 
-    Parameters are those of `lstm`, with 3H gate rows instead of 4H and ``hx`` a single
-    (D*L, N, H) tensor (h_0) or None. With one bias per group it is b_ih (b_hh = 0).
+    Each layer and direction is one `GRULayerFunction` (PyTorch's GRU equations, hand-written
+    BPTT). With one bias per group it is b_ih (b_hh = 0).
+
+    Parameters
+    ----------
+    input : Tensor or ndarray, (T, N, F), or (N, T, F) if ``batch_first``
+    hx : Tensor or ndarray (D*L, N, H), or None for zeros
+        h_0.
+    weights : sequence of D*L tuples ``(w_ih, w_hh, *biases)``
+        As in `lstm`, with 3H gate rows (r, z, n) instead of 4H.
+    bidirectional, batch_first, dropout, training, rng, name
+        As in `lstm`.
 
     Returns
     -------
-    output : (N, T, D*H) if ``batch_first`` else (T, N, D*H)
-    h_n : (D*L, N, H)
+    output : Tensor (T, N, D*H), or (N, T, D*H) if ``batch_first``
+    h_n : Tensor (D*L, N, H)
+
+    Raises
+    ------
+    ValueError
+        As `lstm`.
     """
     states = None if hx is None else [hx]
-    output, (h_n,) = _run_stack("GRU", x, states, weights, bidirectional, batch_first,
+    output, (h_n,) = _run_stack("GRU", input, states, weights, bidirectional, batch_first,
                                 dropout, training, rng, name)
     return output, h_n
 
@@ -553,7 +581,7 @@ class _RNNBase(Module):
     _n_gates = 0  # gate blocks stacked in the weights: 4 (LSTM) or 3 (GRU)
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias=True,
-                 batch_first: bool = True, dropout: float = 0.0, bidirectional: bool = False,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  rng: np.random.Generator | None = None):
         super().__init__()
         cls = type(self).__name__
@@ -609,8 +637,8 @@ class _RNNBase(Module):
             s += f", num_layers={self.num_layers}"
         if self.bias is not True:
             s += f", bias={self.bias!r}"
-        if not self.batch_first:
-            s += ", batch_first=False"
+        if self.batch_first:
+            s += ", batch_first=True"
         if self.dropout:
             s += f", dropout={self.dropout}"
         if self.bidirectional:
@@ -648,7 +676,9 @@ class LSTM(_RNNBase):
         ``bias_l{k}`` (4H,), Keras' LSTM convention (same model, b_ih + b_hh merged;
         4 (F H + H^2 + H) parameters per direction). False: no bias.
     batch_first : bool
-        True: input and output are (N, T, ·); False: (T, N, ·). States are (D*L, N, H) either way.
+        False (PyTorch's default): input and output are (T, N, ·); True: (N, T, ·), the layout
+        the library's models use (they pass ``batch_first=True``). States are (D*L, N, H)
+        either way.
     dropout : float in [0, 1)
         Dropout probability on each layer's output except the last, in training mode only
         (no effect when num_layers = 1).
@@ -670,10 +700,10 @@ class LSTM(_RNNBase):
     ------
     forward(x, hx=None) -> (output, (h_n, c_n))
 
-    - x : (N, T, F) (batch_first) or (T, N, F)
+    - x : (T, N, F), or (N, T, F) with ``batch_first=True``
     - hx : optional tuple (h_0, c_0), each (D*L, N, H); zeros when None
-    - output : (N, T, D*H) (batch_first) or (T, N, D*H); the last layer's h_t, directions
-      concatenated (forward first)
+    - output : (T, N, D*H), or (N, T, D*H) with ``batch_first=True``; the last layer's h_t,
+      directions concatenated (forward first)
     - h_n, c_n : (D*L, N, H), the states after each layer and direction's last step (for the
       reverse direction, after t = 1); index ``layer * D + direction``
 
@@ -687,6 +717,19 @@ class LSTM(_RNNBase):
     _n_gates = 4
 
     def forward(self, x, hx=None):
+        """Run the stack over a sequence: ``lstm`` with this layer's weights and settings.
+
+        Parameters
+        ----------
+        x : Tensor or ndarray (T, N, F), or (N, T, F) with ``batch_first=True``
+        hx : tuple (h_0, c_0) of Tensors (D*L, N, H), optional
+            Initial states; zeros when None.
+
+        Returns
+        -------
+        output : Tensor (T, N, D*H), or (N, T, D*H) with ``batch_first=True``
+        (h_n, c_n) : Tensors (D*L, N, H)
+        """
         return lstm(x, hx, self._flat_weights(), bidirectional=self.bidirectional,
                     batch_first=self.batch_first, dropout=self.dropout, training=self.training,
                     rng=self.rng, name=self._name())
@@ -728,9 +771,9 @@ class GRU(_RNNBase):
     ------
     forward(x, hx=None) -> (output, h_n)
 
-    - x : (N, T, F) (batch_first) or (T, N, F)
+    - x : (T, N, F), or (N, T, F) with ``batch_first=True``
     - hx : optional h_0 (D*L, N, H); zeros when None
-    - output : (N, T, D*H) (batch_first) or (T, N, D*H)
+    - output : (T, N, D*H), or (N, T, D*H) with ``batch_first=True``
     - h_n : (D*L, N, H); index ``layer * D + direction``
 
     Raises
@@ -743,6 +786,19 @@ class GRU(_RNNBase):
     _n_gates = 3
 
     def forward(self, x, hx=None):
+        """Run the stack over a sequence: ``gru`` with this layer's weights and settings.
+
+        Parameters
+        ----------
+        x : Tensor or ndarray (T, N, F), or (N, T, F) with ``batch_first=True``
+        hx : Tensor (D*L, N, H), optional
+            h_0; zeros when None.
+
+        Returns
+        -------
+        output : Tensor (T, N, D*H), or (N, T, D*H) with ``batch_first=True``
+        h_n : Tensor (D*L, N, H)
+        """
         return gru(x, hx, self._flat_weights(), bidirectional=self.bidirectional,
                    batch_first=self.batch_first, dropout=self.dropout, training=self.training,
                    rng=self.rng, name=self._name())

@@ -17,6 +17,7 @@ import math
 import numbers
 from abc import ABC, abstractmethod
 
+from ..autograd.tensor import as_array
 from .optimizer import Optimizer
 
 
@@ -41,6 +42,11 @@ class _Scheduler:
         ``ReduceLROnPlateau`` restores only itself: the current lr lives in the optimizer's
         param groups, so load the optimizer's state_dict too (as with torch). ``LRScheduler``
         subclasses also write their last lr back into the groups.
+
+        Parameters
+        ----------
+        state_dict : dict
+            Attribute name -> value, as ``state_dict()`` returned it.
 
         Raises
         ------
@@ -120,6 +126,17 @@ class LRScheduler(_Scheduler, ABC):
         Unlike torch, the groups' lr is written back too: it is a function of the scheduler's
         state, and a scheduler built anew (``ExponentialDecay`` resets the lr to its step-0
         value) must not leave a stale lr whichever of optimizer and scheduler is loaded first.
+
+        Parameters
+        ----------
+        state_dict : dict
+            Attribute name -> value, as ``state_dict()`` returned it.
+
+        Raises
+        ------
+        ValueError
+            If it holds one learning rate per group for a different number of groups, or as
+            ``_Scheduler.load_state_dict``.
         """
         n_groups = len(self.optimizer.param_groups)
         if "_last_lr" in state_dict and len(state_dict["_last_lr"]) != n_groups:
@@ -146,6 +163,7 @@ class StepLR(LRScheduler):
     Parameters
     ----------
     optimizer : Optimizer
+        The optimizer whose groups' ``"lr"`` is scheduled.
     step_size : int >= 1
         Period of the decay, in epochs (calls of ``step``).
     gamma : float > 0
@@ -178,6 +196,7 @@ class ExponentialLR(LRScheduler):
     Parameters
     ----------
     optimizer : Optimizer
+        The optimizer whose groups' ``"lr"`` is scheduled.
     gamma : float > 0
         Multiplicative factor per epoch.
     """
@@ -364,7 +383,20 @@ class ReduceLROnPlateau(_Scheduler):
         return self.cooldown_counter > 0
 
     def is_better(self, a: float, best: float) -> bool:
-        """Whether metric ``a`` improves on ``best`` by more than the threshold."""
+        """Whether metric ``a`` improves on ``best`` by more than the threshold.
+
+        Parameters
+        ----------
+        a : float
+            The new metric (nan is never better).
+        best : float
+            The best metric so far (+-inf before the first step).
+
+        Returns
+        -------
+        bool
+            The rule of (``mode``, ``threshold_mode``) in the class docstring, step 1.
+        """
         if self.mode == "min" and self.threshold_mode == "rel":
             return a < best * (1.0 - self.threshold)
         if self.mode == "min":
@@ -380,8 +412,16 @@ class ReduceLROnPlateau(_Scheduler):
         ----------
         metrics : float, or a one-element Tensor / ndarray
             The monitored quantity for this epoch.
+
+        Raises
+        ------
+        ValueError
+            If ``metrics`` has more than one element.
         """
-        current = float(metrics.item() if hasattr(metrics, "item") else metrics)
+        value = as_array(metrics)
+        if value.size != 1:
+            raise ValueError(f"metrics must be one number, got an array of shape {value.shape}")
+        current = float(value.item())
         self.last_epoch += 1
 
         if self.is_better(current, self.best):

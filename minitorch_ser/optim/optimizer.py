@@ -55,7 +55,8 @@ class Optimizer(ABC):
     param_groups : list of dict
         One dict per group with ``"params"`` (list of Tensor) and every setting.
     state : dict
-        ``{parameter: {name: value}}``, filled lazily by ``step``.
+        ``{parameter: {name: value}}``, filled lazily by ``step``. Keyed by the parameter
+        tensors themselves, which hash (and are looked up) by identity.
     defaults : dict
         The default settings.
     """
@@ -152,8 +153,18 @@ class Optimizer(ABC):
     def _update(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
         """Update ``p.data`` in place from ``grad`` with the settings of ``group``.
 
-        ``state`` is the parameter's state dict (empty on the first step); ``grad`` has the
-        parameter's shape and dtype and must not be modified.
+        The one method a subclass implements: the algorithm for one whole parameter array.
+
+        Parameters
+        ----------
+        p : Tensor (*S)
+            The parameter; its ``data`` is updated in place.
+        grad : ndarray (*S)
+            Its gradient, in the parameter's dtype; must not be modified (it may be ``p.grad``).
+        state : dict
+            The parameter's state (empty on its first step), updated in place.
+        group : dict
+            The settings of the parameter's group (``"lr"``, the hyper-parameters).
         """
 
     def step(self, closure=None):
@@ -169,7 +180,13 @@ class Optimizer(ABC):
 
         Returns
         -------
-        The closure's loss, or None.
+        object or None
+            The closure's return value (the loss), or None without a closure.
+
+        Raises
+        ------
+        ValueError
+            If a gradient's shape differs from its parameter's.
         """
         loss = None
         if closure is not None:
@@ -216,6 +233,12 @@ class Optimizer(ABC):
 
         The optimizer must have been built over the same parameters, in the same groups and
         order. State arrays are copied and cast to their parameter's dtype.
+
+        Parameters
+        ----------
+        state_dict : dict
+            ``{"state": {index: {name: value}}, "param_groups": [...]}`` as ``state_dict()``
+            returned it (possibly read back from a checkpoint).
 
         Raises
         ------

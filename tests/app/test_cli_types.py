@@ -70,5 +70,6 @@ def test_experiment_options_out_of_range_exit_2_naming_the_option(name, option, 
 @pytest.mark.parametrize("name", ["baved_parallel", "crema_d_crnn"])
 def test_experiment_options_in_range_are_kept(name):
     cfg = _script(name).parse_args(["--seed", "0", "--epochs", "1", "--batch-size", "1",
-                                    "--patience", "0", "--duration", "0.5"])
-    assert (cfg.seed, cfg.epochs, cfg.batch_size, cfg.patience, cfg.duration) == (0, 1, 1, 0, 0.5)
+                                    "--patience", "0", "--duration", "2.5"])
+    assert (cfg.seed, cfg.train.epochs, cfg.train.batch_size, cfg.train.patience,
+            cfg.features.duration) == (0, 1, 1, 0, 2.5)

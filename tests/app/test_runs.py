@@ -194,7 +194,7 @@ def test_a_full_disk_ends_the_script_with_one_line(script, audio, tmp_path, monk
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "cannot write checkpoint x/last.ckpt: No space left",
                       "x/last.ckpt")
-    monkeypatch.setattr(script, "run", full)
+    monkeypatch.setattr(script, "train_model", full)
     assert script.main(_args(audio, tmp_path / "run", tmp_path / "cache")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: [Errno 28] cannot write checkpoint x/last.ckpt")

@@ -51,7 +51,7 @@ def test_a_few_epochs_lower_the_loss_and_beat_chance(synthetic_features, tmp_pat
     model = ParallelCNNLSTMAttention(n_classes=3, hidden=16, heads=2, channels=(4, 8, 8, 8))
     train, val, test = (synthetic_features[k] for k in ("train", "val", "test"))
     before = evaluate(model, *train).loss
-    result = fit(model, train, val, quiet(epochs=8, lr=3e-3, patience=0, seed=0), tmp_path)
+    result = fit(model, train, val, quiet(epochs=8, lr=3e-3, patience=0), tmp_path, seed=0)
     rows = result.history
     assert rows[-1]["train_loss"] < 0.7 * rows[0]["train_loss"] < before
     pooled = np.concatenate([val[1], test[1]])
@@ -62,18 +62,18 @@ def test_a_few_epochs_lower_the_loss_and_beat_chance(synthetic_features, tmp_pat
 
 def test_resume_continues_exactly(tmp_path):
     train, val = random_arrays(40, 0), random_arrays(12, 1)
-    cfg = dict(epochs=4, batch_size=16, lr=1e-3, patience=0, seed=5, restore_best=False)
+    cfg = dict(epochs=4, batch_size=16, lr=1e-3, patience=0, restore_best=False)
 
     manual_seed(1)
     straight = tiny_model()
-    fit(straight, train, val, quiet(**cfg), tmp_path / "straight")
+    fit(straight, train, val, quiet(**cfg), tmp_path / "straight", seed=5)
 
     manual_seed(1)
     first = tiny_model()
-    fit(first, train, val, quiet(**{**cfg, "epochs": 2}), tmp_path / "resumed")
+    fit(first, train, val, quiet(**{**cfg, "epochs": 2}), tmp_path / "resumed", seed=5)
     manual_seed(99)  # a different global state must not matter: resume restores it
     second = tiny_model()
-    fit(second, train, val, quiet(**cfg), tmp_path / "resumed", resume=True)
+    fit(second, train, val, quiet(**cfg), tmp_path / "resumed", resume=True, seed=5)
 
     a, b = straight.state_dict(), second.state_dict()
     assert list(a) == list(b)

@@ -35,12 +35,13 @@ class PoisonGradient(Function):
 
     @staticmethod
     def forward(ctx, x, fill=np.nan):
-        ctx.shape, ctx.dtype, ctx.fill = x.shape, x.dtype, fill
+        ctx.save_for_backward(x.shape, x.dtype, fill)
         return np.zeros((), dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, grad):
-        return np.full(ctx.shape, ctx.fill, dtype=ctx.dtype)
+        shape, dtype, fill = ctx.saved_tensors
+        return np.full(shape, fill, dtype=dtype)
 
 
 def one_good_epoch(run_dir):

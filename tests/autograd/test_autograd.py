@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minitorch_ser.autograd import ops
-from minitorch_ser.autograd.function import Function, unbroadcast
+from minitorch_ser.autograd.function import Function
+from minitorch_ser.autograd.tensor import unbroadcast
 from minitorch_ser.autograd.gradcheck import gradcheck
 from minitorch_ser.nn.module import Parameter
 from minitorch_ser.autograd.tensor import Tensor, enable_grad, is_grad_enabled, no_grad

@@ -1,4 +1,4 @@
-"""Every op of ``minitorch_ser/ops.py``: float64 gradcheck and forward values against NumPy.
+"""Every op of ``minitorch_ser/autograd/ops.py``: float64 gradcheck and forward values against NumPy.
 
 ``CASES`` is the registry: per op, a hypothesis strategy drawing the inputs (arrays) and the
 hyper-parameters, the op applied to Tensors, and the same computation written in plain NumPy.
@@ -105,6 +105,13 @@ def _reshape(draw):
 @st.composite
 def _permute(draw):
     shp = draw(shapes())
+    return [draw(float_arrays(shp))], {"axes": tuple(draw(st.permutations(range(len(shp)))))}
+
+
+@st.composite
+def _contiguous(draw):
+    # a permuted view is what the op copies into C order
+    shp = draw(shapes(max_dims=4))
     return [draw(float_arrays(shp))], {"axes": tuple(draw(st.permutations(range(len(shp)))))}
 
 
@@ -250,6 +257,8 @@ CASES = [
                                                       ddof=1 if unbiased else 0)),
     OpCase("reshape", (ops.Reshape,), _reshape, lambda a, shape: a.reshape(shape), np.reshape),
     OpCase("permute", (ops.Permute,), _permute, lambda a, axes: a.permute(axes), np.transpose),
+    OpCase("contiguous", (ops.Contiguous, ops.Permute), _contiguous,
+           lambda a, axes: ops.contiguous(a.permute(axes)), np.transpose),
     OpCase("getitem_basic", (ops.GetItem,), _getitem_basic, lambda a, index: a[index],
            lambda a, index: a[index]),
     OpCase("getitem_int_array", (ops.GetItem,), _getitem_int_array,

@@ -6,8 +6,7 @@ import pytest
 from minitorch_ser.data import crema_d, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.data.features import load_waves, waves_to_features
-from minitorch_ser.app.experiment import RunSpec, prepare
-from minitorch_ser.app.training import TrainConfig
+from minitorch_ser.app.experiment import prepare
 
 SR = 16000
 
@@ -102,15 +101,15 @@ def test_a_gain_alone_leaves_the_paper_features_unchanged(crema_df):
 # ==================================================================== SpecAugment
 def test_spec_augment_masks_bands_shared_by_the_channels():
     rng = np.random.default_rng(0)
-    X = rng.standard_normal((40, 3, 300, 64)).astype(np.float32)            # (B, C, T, F)
+    X = rng.standard_normal((40, 3, 64, 300)).astype(np.float32)            # (B, C, F, T)
     out = SpecAugment()(X, np.random.default_rng(1))
     assert out.shape == X.shape and out.dtype == np.float32
     masked = out != X                                                       # X is never 0
     assert np.all(out[masked] == 0.0)
     assert np.array_equal(masked[:, 0], masked[:, 1]) and np.array_equal(masked[:, 0], masked[:, 2])
-    m = masked[:, 0]                                                        # (B, T, F)
-    time_band, freq_band = m.all(axis=2), m.all(axis=1)                     # (B, T), (B, F)
-    assert np.array_equal(m, time_band[:, :, None] | freq_band[:, None, :])  # only whole bands
+    m = masked[:, 0]                                                        # (B, F, T)
+    time_band, freq_band = m.all(axis=1), m.all(axis=2)                     # (B, T), (B, F)
+    assert np.array_equal(m, time_band[:, None, :] | freq_band[:, :, None])  # only whole bands
     for bands in (time_band, freq_band):
         starts = np.diff(bands.astype(int), axis=1, prepend=0) == 1
         assert starts.sum(axis=1).max() <= 2                                # at most 2 masks
@@ -120,25 +119,22 @@ def test_spec_augment_masks_bands_shared_by_the_channels():
 
 
 def test_spec_augment_mean_value_and_layouts():
-    X = np.random.default_rng(0).standard_normal((6, 3, 50, 20)).astype(np.float32) + 4
+    X = np.random.default_rng(0).standard_normal((6, 3, 20, 50)).astype(np.float32) + 4
     out = SpecAugment(mask_value="mean")(X, np.random.default_rng(2))
     mean = X.mean(axis=(2, 3), keepdims=True)
     masked = out != X
     np.testing.assert_allclose(out[masked], np.broadcast_to(mean, X.shape)[masked], rtol=1e-6)
-    # (B, C, F, T) input with time_first=False: the same masks, transposed
-    other = SpecAugment(time_first=False)(np.swapaxes(X, 2, 3), np.random.default_rng(2))
-    np.testing.assert_array_equal(np.swapaxes(other, 2, 3) != X, masked)
     with pytest.raises(ValueError, match="mask_value='median' must be a number or 'mean'"):
         SpecAugment(mask_value="median")
     with pytest.raises(ValueError, match=r"F=8 must be <= n_mels=4"):
-        SpecAugment()(X[:, :, :, :4], np.random.default_rng(0))
+        SpecAugment()(X[:, :, :4, :], np.random.default_rng(0))
 
 
 # ==================================================================== training set only
-def _spec(copies):
-    return RunSpec(model_factory=None, feature_config=crema_d.FEATURES, copies=copies,
+def _prepare(paths, labels, split, copies):
+    return prepare(paths, labels, split, crema_d.FEATURES, copies=copies,
                    wave_augment=WaveAugment(), feature_augment=SpecAugment(), oversample=True,
-                   cache_dir=None, train_config=TrainConfig(seed=0, progress=False))
+                   seed=0, cache_dir=None, progress=False)
 
 
 @pytest.mark.parametrize("protocol", ["random", "speaker"])
@@ -151,8 +147,8 @@ def test_oversampling_and_augmentation_touch_the_training_split_only(crema_df, p
         split = splits.speaker_split(crema_df, "emotion", "actor", (0.5, 0.25, 0.25), seed=0)
         actors = crema_df["actor"].to_numpy()
         assert not set(actors[split["train"]]) & set(actors[np.r_[split["val"], split["test"]]])
-    train, val, test, _ = prepare(crema_df["path"], labels, split, _spec(0.25), progress=False)
-    assert train.X.shape[1:] == (3, 300, 64)
+    train, val, test, _ = _prepare(crema_df["path"], labels, split, 0.25)
+    assert train.X.shape[1:] == (3, 64, 300)
     # every training row, clean or augmented, comes from a training clip
     assert set(train.source_index) == set(split["train"])
     assert set(train.source_index[train.augmented]) <= set(split["train"])

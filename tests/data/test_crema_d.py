@@ -132,29 +132,29 @@ def test_missing_folder_and_lfs_pointers_say_how_to_get_the_audio(tmp_path):
         crema_d.read_metadata(tmp_path)
 
 
-def test_paper_features_are_3_channels_of_300_frames_by_64_mels(crema_root, tmp_path):
+def test_paper_features_are_3_channels_of_64_mels_by_300_frames(crema_root, tmp_path):
     cfg = crema_d.FEATURES
     assert (cfg.n_fft, cfg.win_length, cfg.hop_length, cfg.n_mels, cfg.window) == (
         400, 400, 160, 64, "hamming")
-    assert cfg.shape == (3, 300, 64) and cfg.normalize_audio and cfg.sr == 16000
+    assert cfg.shape == (3, 64, 300) and cfg.normalize_audio and cfg.sr == 16000
     df = crema_d.read_metadata(crema_root)
     paths = df["path"].tolist()[:8]
     out = features.extract(paths, cfg, progress=False, cache_dir=tmp_path)
-    assert out.X.shape == (8, 3, 300, 64) and out.X.dtype == np.float32
+    assert out.X.shape == (8, 3, 64, 300) and out.X.dtype == np.float32
     # against the recipe written out: load, z-normalize, pad/trim 3 s, log-mel + deltas of the
-    # 301 centred frames, drop the last frame, time before mel bins
+    # 301 centred frames, drop the last frame
     for i in (0, 5):
         y, sr = sf.read(paths[i], dtype="float32")
-        y = dsp.fix_length(dsp.normalize(y), 48000)
+        y = dsp.fix_length(dsp.standardize(y), 48000)
         ref = dsp.logmel_deltas(y, sr=16000, n_fft=400, hop_length=160, win_length=400,
                                 window="hamming", n_mels=64)               # (3, 64, 301)
         assert ref.shape == (3, 64, 301)
-        np.testing.assert_allclose(out.X[i], np.swapaxes(ref[..., :300], -1, -2), atol=2e-3)
+        np.testing.assert_allclose(out.X[i], ref[..., :300], atol=2e-3)
     assert out.X[:, 0].max() == pytest.approx(0.0, abs=1e-6)               # ref = max: peak 0 dB
     # cached like the BAVED features: a second call reads the file written by the first
     assert len(os.listdir(tmp_path)) == 1
     again = features.extract(paths, cfg, progress=False, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.X, out.X)
     # other durations keep 10 ms frames
-    assert crema_d.feature_config(duration=2.0).shape == (3, 200, 64)
+    assert crema_d.feature_config(duration=2.0).shape == (3, 64, 200)
 

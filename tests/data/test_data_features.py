@@ -79,14 +79,16 @@ def test_long_clip_trimmed_short_clip_padded(tmp_path):
 def test_other_layouts_shapes(synth_df):
     paths = list(synth_df["path"][:3])
     crema = FeatureConfig(n_fft=400, win_length=400, hop_length=160, n_mels=64, fmax=None,
-                          deltas=True, normalize_audio=True, time_first=True)
-    assert crema.shape == (3, 301, 64)
+                          deltas=True, normalize_audio=True)
+    assert crema.shape == (3, 64, 301)
     X = features.extract(paths, crema, progress=False, cache_dir=None).X
-    assert X.shape == (3, 3, 301, 64)
+    assert X.shape == (3, 3, 64, 301)
     cropped = FeatureConfig(**{**crema.to_dict(), "n_frames": 300})
     Xc = features.extract(paths, cropped, progress=False, cache_dir=None).X
-    assert Xc.shape == (3, 3, 300, 64)
-    np.testing.assert_array_equal(Xc, X[:, :, :300])
+    assert Xc.shape == (3, 3, 64, 300)
+    np.testing.assert_array_equal(Xc, X[..., :300])
+    # checkpoints of the earlier time-first layout still read (the flag is dropped)
+    assert FeatureConfig.from_dict({**crema.to_dict(), "time_first": True}) == crema
     uncentred = FeatureConfig(center=False)
     assert uncentred.shape == (1, 128, 1 + (48000 - 1024) // 256)
     assert features.extract(paths[:1], uncentred, progress=False, cache_dir=None).X.shape == (
@@ -215,13 +217,18 @@ def test_standardizer_per_bin_uses_training_statistics():
     np.testing.assert_array_equal(back.transform(val), s.transform(val))
 
 
-def test_standardizer_global_time_first_and_constant_bins():
+def test_standardizer_global_old_layout_and_constant_bins():
     rng = np.random.default_rng(1)
-    X = rng.standard_normal((6, 3, 8, 4)).astype(np.float32)
-    X[:, 0, :, 2] = 5.0                                   # time_first: bins on the last axis
-    s = Standardizer(mode="per_bin", bin_axis=-1).fit(X)
-    assert s.mean_.shape == (1, 3, 1, 4) and s.std_[0, 0, 0, 2] == 1.0
-    assert np.all(s.transform(X)[:, 0, :, 2] == 0.0)     # a constant bin is only centred
+    X = rng.standard_normal((6, 3, 4, 8)).astype(np.float32)
+    X[:, 0, 2, :] = 5.0                                   # mel bin 2 of channel 0 is constant
+    s = Standardizer(mode="per_bin").fit(X)
+    assert s.mean_.shape == (1, 3, 4, 1) and s.std_[0, 0, 2, 0] == 1.0
+    assert np.all(s.transform(X)[:, 0, 2, :] == 0.0)     # a constant bin is only centred
+    # statistics saved for time-first features (bin_axis -1) come back as (1, C, F, 1)
+    old = {"mode": "per_bin", "bin_axis": -1, "eps": 1e-6,
+           "mean": np.swapaxes(s.mean_, 2, 3), "std": np.swapaxes(s.std_, 2, 3)}
+    back = Standardizer.from_state_dict(old)
+    np.testing.assert_array_equal(back.transform(X), s.transform(X))
     g = Standardizer(mode="global").fit(X)
     assert g.mean_.shape == (1, 3, 1, 1)
     np.testing.assert_allclose(g.mean_.ravel(), X.astype(np.float64).mean(axis=(0, 2, 3)), rtol=1e-6)

@@ -171,11 +171,16 @@ def test_policies_group_drop_refuse(corpus, tmp_path):
         duplicates.apply_policy(a, "keep")
 
 
-def test_label_conflicts_are_reported(corpus, tmp_path):
-    corpus.loc[1, "label"] = "y"                       # a copy of a1 labelled otherwise
+@pytest.mark.parametrize("row", [1, 8])
+def test_label_conflicts_are_reported_on_their_own_rows(corpus, tmp_path, row):
+    corpus.loc[row, "label"] = "y"                     # a copy labelled otherwise
     a = duplicates.annotate(corpus, None, progress=False)
     with pytest.warns(UserWarning, match="1 group\\(s\\) carry different labels"):
         duplicates.apply_policy(a, "group", out_dir=tmp_path, label_col="label")
+    listed = pd.read_csv(tmp_path / "duplicates.csv")
+    group = a["dup_group"][row]
+    flagged = set(listed.loc[listed["label_conflict"], "path"])
+    assert flagged == set(a.loc[a["dup_group"] == group, "path"])
 
 
 def test_no_duplicates_no_warning(tmp_path):

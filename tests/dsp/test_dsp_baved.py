@@ -17,7 +17,7 @@ def test_baved_clips_give_finite_log_mels(baved_dir):
         assert sr == 16000 and y.dtype == np.float32 and y.ndim == 1
         assert 0.2 * sr < len(y) < 10 * sr
         assert np.abs(y).max() <= 1.0 and y.std() > 1e-4  # speech, not silence
-        clips.append(dsp.fix_length(dsp.normalize(y), 3 * sr))
+        clips.append(dsp.fix_length(dsp.standardize(y), 3 * sr))
         lengths.append(min(len(y), 3 * sr))
     Y = np.stack(clips)  # (n, 48000)
 

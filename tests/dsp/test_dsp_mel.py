@@ -121,6 +121,21 @@ def test_lp_norm():
     np.testing.assert_allclose(W.sum(axis=1), 1.0)
 
 
+@pytest.mark.parametrize("norm", [np.inf, 2, 0.5], ids=str)
+def test_numeric_norms_are_dsp_normalize_of_the_rows(norm):
+    # librosa.filters.mel: util.normalize(weights, norm=norm, axis=-1) for any non-'slaney' norm.
+    W_peak = dsp.mel_filterbank(16000, 512, n_mels=20, norm=None, dtype=np.float64)
+    W = dsp.mel_filterbank(16000, 512, n_mels=20, norm=norm, dtype=np.float64)
+    assert W_peak.max(axis=1).min() > 0                       # no empty band here
+    if norm == np.inf:
+        want = W_peak / W_peak.max(axis=1, keepdims=True)     # unit peak per band
+        np.testing.assert_array_equal(W.max(axis=1), 1.0)
+    else:
+        want = W_peak / (np.sum(W_peak ** norm, axis=1, keepdims=True) ** (1 / norm))
+        np.testing.assert_allclose(np.sum(W ** norm, axis=1) ** (1 / norm), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(W, want, rtol=1e-12)
+
+
 # ------------------------------------------------------------------------------ melspectrogram
 
 PAPER = dict(sr=16000, n_fft=1024, hop_length=256, win_length=512, window="hamming", n_mels=128, fmax=8000)

@@ -73,15 +73,20 @@ def test_manifest_run_uses_the_manifest_labels(script, data, tmp_path):
 
 
 def test_missing_data_folder_explains_how_to_get_baved(script, tmp_path, capsys, monkeypatch):
-    # the fallback demo itself is exercised elsewhere; here only the message and the switch
+    # a folder named on the command line but missing: an error, never the demo
+    assert script.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "a")]) == 2
+    err = capsys.readouterr().err
+    assert f"error: No BAVED data at {tmp_path / 'nowhere'}" in err
+    assert "git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset" in err
+    # no --data and no ./data/baved: the message, then the demo (stopped here)
     def stop(*args, **kwargs):
         raise SystemExit("demo data requested")
     monkeypatch.setattr(script.synthetic, "make_dataset", stop)
+    monkeypatch.delenv("BAVED_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match="demo data requested"):
-        script.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
-    text = capsys.readouterr().out
-    assert "No BAVED data at" in text
-    assert "git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset" in text
+        script.main(["--out", str(tmp_path / "run"), "--cache-dir", str(tmp_path / "c")])
+    assert "No BAVED data at data/baved" in capsys.readouterr().out
 
 
 def test_folds_must_be_at_least_two(script):
@@ -91,14 +96,14 @@ def test_folds_must_be_at_least_two(script):
 
 def test_a_diverging_learning_rate_is_reported_and_the_sweep_goes_on(script, data, tmp_path,
                                                                       monkeypatch, capsys):
-    real_run = script.run
+    real_train = script.train_model
 
-    def run(paths, labels, class_names, split, spec, out_dir, **kw):
-        if spec.train_config.lr > 0.05:
+    def train_model(cfg, *args):
+        if cfg.train.lr > 0.05:
             raise script.TrainingDiverged("non-finite loss (nan) at epoch 1, batch 1")
-        return real_run(paths, labels, class_names, split, spec, out_dir, **kw)
+        return real_train(cfg, *args)
 
-    monkeypatch.setattr(script, "run", run)
+    monkeypatch.setattr(script, "train_model", train_model)
     out = tmp_path / "sweep"
     rc = script.main(["--data", str(data / "audio"), "--lr", "0.001", "0.1", "--epochs", "1",
                       "--copies", "0", "--out", str(out), "--cache-dir", str(tmp_path / "c")])
@@ -156,7 +161,7 @@ def test_a_spreadsheet_manifest_is_read_by_the_script(script, data, tmp_path, mo
     m.write_bytes(text.encode("cp1252"))
     seen = {}
 
-    def stop(df_, labels_, cfg):
+    def stop(df_, labels_, class_names, cfg):
         seen.update(paths=df_["path"].tolist(), labels=labels_)
         raise _Stop
 

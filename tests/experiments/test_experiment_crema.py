@@ -5,7 +5,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ def script():
 
 @register_model                 # checkpoints name their model by its registered name
 class TinyNet(Module):
-    """Mean over time, then one linear layer: (N, 3, T, F) -> (N, K) logits."""
+    """Mean over time, then one linear layer: (N, 3, n_mels, T) -> (N, K) logits."""
 
     def __init__(self, n_classes, n_mels):
         super().__init__()
@@ -43,10 +42,10 @@ class TinyNet(Module):
         self.fc = Linear(3 * n_mels, n_classes)
 
     def forward(self, x):
-        return self.fc(x.mean(axis=2).reshape(x.shape[0], -1))
+        return self.fc(x.mean(axis=3).reshape(x.shape[0], -1))
 
 
-TINY = (lambda k, shape: TinyNet(k, shape[2]),
+TINY = (lambda k, shape: TinyNet(k, shape[1]),
         dict(lr=3e-2, decay_steps=20, decay_rate=0.9, clip_grad_norm=1.0))
 
 
@@ -73,8 +72,8 @@ def test_crema_d_run_folder_speaker_split_with_augmentation(script, audio, tmp_p
                  "per_class_accuracy.txt", "summary.json", "eda_emotion.csv", "eda_actor.csv"):
         assert (out / name).is_file(), name
     config = json.loads((out / "config.json").read_text())
-    assert config["experiment"]["fractions"] == [0.7, 0.15, 0.15]     # lstm_reg: the paper's
-    assert config["experiment"]["augment"] == 0.25
+    assert config["data"]["fractions"] == [0.7, 0.15, 0.15]           # lstm_reg: the paper's
+    assert config["augment"]["copies"] == 0.25
     assert config["wave_augment"] == {"sr": 16000, "noise_level": 0.035, "semitones": 2.0,
                                       "gain_db": 5.0}
     # the split is speaker-independent by actor
@@ -94,7 +93,7 @@ def test_crema_d_run_folder_speaker_split_with_augmentation(script, audio, tmp_p
     # the checkpoint carries the class names and a per-mel-bin standardizer (3 channels x 64)
     meta = load_checkpoint(out / "best.ckpt")["meta"]
     assert meta["class_names"] == list(crema_d.EMOTIONS) and meta["model"] == "lstm_reg"
-    assert meta["standardizer"]["mean"].shape == (1, 3, 1, 64)
+    assert meta["standardizer"]["mean"].shape == (1, 3, 64, 1)
     assert meta["feature_config"] == crema_d.FEATURES.to_dict()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs_run"] == 2
@@ -121,7 +120,7 @@ def test_manifest_run_with_three_classes(script, audio, tmp_path):
     meta = load_checkpoint(out / "best.ckpt")["meta"]
     assert meta["class_names"] == ["anger", "neutral", "sad"] and meta["dataset"] == "three"
     assert [name for name, *_ in _per_class(out / "per_class_accuracy.txt")] == meta["class_names"]
-    assert json.loads((out / "config.json").read_text())["experiment"]["augment"] == 0.0
+    assert json.loads((out / "config.json").read_text())["augment"]["copies"] == 0.0
 
 
 def test_resume_extends_a_finished_run_and_reports_all_epochs(script, audio, tmp_path):
@@ -137,7 +136,7 @@ def test_resume_extends_a_finished_run_and_reports_all_epochs(script, audio, tmp
     assert metrics["epochs_run"] == 3
     # the training time covers every epoch, the resumed session only the last two
     assert metrics["train_seconds"] == pytest.approx(history["seconds"].sum())
-    assert metrics["session_train_seconds"] >= history["seconds"].iloc[1:].sum()
+    assert metrics["session_seconds"] >= history["seconds"].iloc[1:].sum()
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["train_minutes"] == pytest.approx(metrics["train_seconds"] / 60)
 
@@ -148,10 +147,14 @@ def test_bad_manifest_and_missing_data(script, audio, tmp_path, capsys, monkeypa
                                             for i, p in enumerate(sorted(audio.glob("*.wav")))))
     assert script.main(["--manifest", str(csv), "--split", "speaker"], model=TINY) == 2
     assert "needs a 'speaker' column" in capsys.readouterr().err
-    # no data: say how to get CREMA-D, then run the demo on generated files
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    # a folder named but missing: an error naming it
+    assert script.main(["--data", str(tmp_path / "absent")], model=TINY) == 2
+    assert f"error: No CREMA-D data at {tmp_path / 'absent'}" in capsys.readouterr().err
+    # no data at all: say how to get CREMA-D, then run the demo on generated files
+    monkeypatch.delenv("CREMA_D_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "demo"
-    assert script.main(["--data", str(tmp_path / "absent"), "--epochs", "1", "--out", str(out),
+    assert script.main(["--epochs", "1", "--out", str(out),
                         "--cache-dir", str(tmp_path / "cache")], model=TINY) == 0
     printed = capsys.readouterr().out
     assert "CREMA-D is not included" in printed and "git lfs" in printed
@@ -161,30 +164,32 @@ def test_bad_manifest_and_missing_data(script, audio, tmp_path, capsys, monkeypa
 
 def test_the_paper_models_and_training_settings(script):
     for name in ("gru", "lstm", "lstm_reg"):
-        factory, training = script.paper_model(name)
-        model = factory(6, (3, 300, 64))
-        assert (model.config["n_frames"], model.config["n_mels"]) == (300, 64)
-        cfg = TrainConfig(scheduler="exponential", **training)
-        assert cfg.lr == (5e-4 if name == "lstm_reg" else 1e-4)
-        assert (cfg.clip_grad_norm, cfg.clip_grad_value) == (
+        cfg = script.parse_args(["--model", name])
+        assert cfg.model.name == name and cfg.train.scheduler == "exponential"
+        assert cfg.train.lr == (5e-4 if name == "lstm_reg" else 1e-4)
+        assert (cfg.train.clip_grad_norm, cfg.train.clip_grad_value) == (
             (1.0, None) if name == "lstm_reg" else (None, 5.0))
-    assert script.parse_args(["--model", "gru"]).fractions == (0.64, 0.16, 0.20)
-    assert script.parse_args(["--model", "lstm_reg", "--augment", "0"]).augment == 0.0
+        assert (cfg.train.epochs, cfg.train.patience, cfg.augment.oversample) == (50, 15, True)
+    assert script.parse_args(["--model", "gru"]).data.fractions == (0.64, 0.16, 0.20)
+    assert script.parse_args(["--model", "lstm_reg"]).augment.copies == 0.25
+    assert script.parse_args(["--model", "lstm_reg", "--copies", "0"]).augment.copies == 0.0
+    # every model option is on the command line: the constructor's keyword arguments
+    assert script.parse_args(["--model", "lstm", "--hidden-size", "64"]).model.options[
+        "hidden_size"] == 64
     with pytest.raises(SystemExit):
         script.parse_args(["--data", "x", "--manifest", "y.csv"])
 
 
-def test_time_first_features_are_standardized_per_mel_bin(audio):
-    """experiment.prepare fits per channel and mel bin (the last axis of (N, 3, T, F)),
+def test_features_are_standardized_per_mel_bin(audio):
+    """experiment.prepare fits per channel and mel bin (axis 2 of (N, 3, n_mels, n_frames)),
     on training rows only."""
+    from minitorch_ser.app.experiment import prepare
     from minitorch_ser.data.splits import random_split
-    from minitorch_ser.app.experiment import RunSpec, prepare
     df = crema_d.read_metadata(audio)
     y = df["emotion"].to_numpy()
     split = random_split(y, fractions=(0.6, 0.2, 0.2), seed=0)
-    spec = RunSpec(model_factory=None, feature_config=crema_d.FEATURES, copies=0,
-                   cache_dir=None, train_config=TrainConfig(progress=False))
-    train, val, test, scaler = prepare(df["path"].tolist(), y, split, spec, progress=False)
-    assert scaler.mean_.shape == (1, 3, 1, 64)
-    np.testing.assert_allclose(train.X.mean(axis=(0, 2)), 0.0, atol=1e-3)
-    np.testing.assert_allclose(train.X.std(axis=(0, 2)), 1.0, atol=1e-2)
+    train, val, test, scaler = prepare(df["path"].tolist(), y, split, crema_d.FEATURES,
+                                       cache_dir=None, progress=False)
+    assert scaler.mean_.shape == (1, 3, 64, 1)
+    np.testing.assert_allclose(train.X.mean(axis=(0, 3)), 0.0, atol=1e-3)
+    np.testing.assert_allclose(train.X.std(axis=(0, 3)), 1.0, atol=1e-2)

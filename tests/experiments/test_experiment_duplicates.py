@@ -91,5 +91,5 @@ def test_crema_d_script_groups_copies(tmp_path):
 def _tiny_crnn():
     from minitorch_ser.models import crnn
     def factory(n_classes, shape):
-        return crnn.build_crnn("gru", n_classes=n_classes, n_frames=shape[1], n_mels=shape[2])
+        return crnn.build_crnn("gru", n_classes=n_classes, n_mels=shape[1], n_frames=shape[2])
     return factory, dict(crnn.TRAINING["gru"])

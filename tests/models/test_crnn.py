@@ -1,5 +1,6 @@
-"""The second paper's three models: the Figures 7-9 tables row by row, feature order, Keras
-initialisation, the L2 penalty, checkpoints, float64 gradchecks and a short training run."""
+"""The second paper's three models: the Figures 7-9 tables row by row, the mel-first input
+layout (one transposition, bit-identical to the time-first layers), Keras initialisation, the
+L2 penalty, checkpoints, float64 gradchecks and a short training run."""
 
 import re
 
@@ -9,7 +10,8 @@ import pytest
 from minitorch_ser import Tensor, gradcheck, no_grad
 from minitorch_ser.app.checkpoint import build_model, class_path
 from minitorch_ser.models.crnn import (MODELS, TRAINING, CNNGRUAttention, CNNLSTMAttention,
-                                       CNNLSTMAttentionRegularized, ToSequence, build_crnn)
+                                       CNNLSTMAttentionRegularized, build_crnn)
+from minitorch_ser.nn.attention import KerasMultiHeadAttention
 from minitorch_ser.nn import functional as F
 from minitorch_ser.autograd.random import manual_seed
 from minitorch_ser.app.training import (TrainConfig, clip_gradients, make_optimizer, make_scheduler,
@@ -71,7 +73,7 @@ def parse_summary(text: str):
 def test_summary_matches_the_paper_row_by_row(name):
     manual_seed(0)
     model = build_crnn(name)
-    rows, totals = parse_summary(model.summary((3, 300, 64)))
+    rows, totals = parse_summary(model.summary((3, 64, 300)))      # (C, n_mels, n_frames)
     table, total, trainable, frozen = PAPER[name]
     expected = [(layer, nhwc_to_nchw(shape), count) for layer, shape, count in table]
     assert rows == expected
@@ -82,10 +84,10 @@ def test_summary_matches_the_paper_row_by_row(name):
 
 
 def test_full_size_forward_gives_logits():
-    """One real (N, 3, 300, 64) batch through Figure 9's model (the lightest of the three)."""
+    """One real (N, 3, 64, 300) batch through Figure 9's model (the lightest of the three)."""
     manual_seed(0)
     model = build_crnn("lstm_reg").eval()
-    x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 300, 64)).astype(np.float32))
+    x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 64, 300)).astype(np.float32))
     with no_grad():
         logits = model(x)
     assert logits.shape == (2, 6)
@@ -104,7 +106,7 @@ def test_other_input_sizes(name, frames, mels, seq):
     model = build_crnn(name, n_classes=4, n_frames=frames, n_mels=mels).eval()
     assert model.sequence_shape() == seq
     with no_grad():
-        out = model(Tensor(np.zeros((1, 3, frames, mels), np.float32)))
+        out = model(Tensor(np.zeros((1, 3, mels, frames), np.float32)))
     assert out.shape == (1, 4)
 
 
@@ -135,10 +137,11 @@ def test_build_crnn_names_and_unknown_name():
 
 
 def test_wrong_input_shape_is_reported():
+    """The time-first layout (N, C, n_frames, n_mels) of earlier versions is refused."""
     model = build_crnn("gru", n_frames=20, n_mels=16, channels=(2, 2))
-    with pytest.raises(ValueError, match=r"expects input .* = \(N, 3, 20, 16\), got shape "
-                                         r"\(2, 3, 16, 20\)"):
-        model(Tensor(np.zeros((2, 3, 16, 20), np.float32)))
+    with pytest.raises(ValueError, match=r"expects input \(N, in_channels, n_mels, n_frames\) = "
+                                         r"\(N, 3, 16, 20\), got shape \(2, 3, 20, 16\)"):
+        model(Tensor(np.zeros((2, 3, 20, 16), np.float32)))
 
 
 def test_training_settings_are_train_config_fields():
@@ -154,19 +157,68 @@ def test_training_settings_are_train_config_fields():
             assert getattr(config, key) == value
 
 
+# ---------------------------------------------------------------- input layout
+def time_first_forward(model, x):
+    """The models' layers in order on a time-first map x : (N, C, n_frames, n_mels): the
+    forward pass the models had before they took mel-first input."""
+    if isinstance(model, CNNGRUAttention):
+        x = model.pool2(model.conv2(model.pool1(model.conv1(x))))
+        h, _ = model.gru(model.dense(model.reshape(x)))
+        h = model.dropout(h)
+        a, _ = model.attention(h, h, h, need_weights=False)
+        a = model.norm(model.add(h, a))
+        return model.fc2(model.fc1(model.global_pool(a)))
+    x = model.pool1(model.bn1(model.conv1(x)))
+    x = model.pool2(model.bn2(model.conv2(x)))
+    h, _ = model.lstm(model.reshape(x))
+    h = model.dropout(h)
+    a, _ = model.attention(h, h, h, need_weights=False)
+    if model.norm is not None:
+        a = model.norm(a)
+    return model.fc2(model.fc_dropout(model.fc1(model.global_pool(a))))
+
+
+def _logits_and_grads(model, x, forward):
+    model.zero_grad()
+    logits = forward(Tensor(x))
+    (logits * Tensor(np.linspace(-1, 1, logits.size).reshape(logits.shape))).sum().backward()
+    return [logits.data] + [p.grad.copy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "lstm_reg"])
+def test_mel_first_input_is_the_time_first_model_on_the_transposed_input(name):
+    """x : (N, C, n_mels, n_frames) gives bit for bit the logits and the gradients of every
+    parameter that the time-first layers give on x transposed (N, C, n_frames, n_mels):
+    the models' only change of layout is the one transposition at their input."""
+    manual_seed(0)
+    model = build_crnn(name, n_classes=3, **TINY[name], **NO_DROPOUT[name]).train()
+    x = np.random.default_rng(2).standard_normal((3,) + TINY_INPUT).astype(np.float32)
+    x_time_first = np.ascontiguousarray(x.transpose(0, 1, 3, 2))       # (N, C, T, F)
+    got = _logits_and_grads(model, x, model)
+    want = _logits_and_grads(model, x_time_first, lambda t: time_first_forward(model, t))
+    assert got[0].shape == (3, 3) and len(got) == len(list(model.parameters())) + 1
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    model.eval()
+    with no_grad():
+        np.testing.assert_array_equal(model(Tensor(x)).data,
+                                      time_first_forward(model, Tensor(x_time_first)).data)
+        # and the layout matters: the time-first array is refused, not silently misread
+        with pytest.raises(ValueError, match="n_mels, n_frames"):
+            model(Tensor(x_time_first))
+
+
+def test_models_pass_batch_first_and_use_keras_attention():
+    """The layer defaults are PyTorch's (batch_first=False); the models ask for (N, T, F)."""
+    for name in ("gru", "lstm", "lstm_reg"):
+        model = build_crnn(name, n_classes=3, **TINY[name])
+        rnn = model.gru if name == "gru" else model.lstm
+        assert rnn.batch_first and model.attention.batch_first
+        assert isinstance(model.attention, KerasMultiHeadAttention)
+        assert model.attention.key_dim == TINY[name]["key_dim"]
+
+
 # ---------------------------------------------------------------- layers of the models
-def test_to_sequence_uses_keras_feature_order():
-    """seq[n, t, f * C + c] == x[n, c, t, f], checked element by element."""
-    x = np.random.default_rng(0).standard_normal((2, 3, 4, 5))
-    seq = ToSequence()(Tensor(x)).data
-    assert seq.shape == (2, 4, 15)
-    for n in range(2):
-        for c in range(3):
-            for t in range(4):
-                for f in range(5):
-                    assert seq[n, t, f * 3 + c] == x[n, c, t, f]
-
-
 def test_keras_initialisation():
     manual_seed(0)
     model = build_crnn("lstm", n_frames=10, n_mels=16, channels=(4, 6), hidden_size=8,
@@ -215,7 +267,7 @@ def test_regularization_loss_is_the_l2_formula_and_its_gradient():
 def test_config_rebuilds_the_model_from_a_checkpoint(name):
     manual_seed(0)
     model = build_crnn(name, n_classes=3, **TINY[name]).eval()
-    x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32))
+    x = Tensor(np.random.default_rng(0).standard_normal((2,) + TINY_INPUT).astype(np.float32))
     with no_grad():
         expected = model(x).data
     ckpt = {"model_class": class_path(model), "model_config": dict(model.config),
@@ -228,14 +280,15 @@ def test_config_rebuilds_the_model_from_a_checkpoint(name):
 
 
 # ---------------------------------------------------------------- gradients and training
-TINY = {
-    "gru": dict(n_frames=8, n_mels=8, channels=(2, 3), dense_units=5, hidden_size=4,
+TINY = {   # n_frames != n_mels, so that a mixed-up layout cannot pass unnoticed
+    "gru": dict(n_frames=10, n_mels=8, channels=(2, 3), dense_units=5, hidden_size=4,
                 num_heads=2, key_dim=3, fc_units=4),
-    "lstm": dict(n_frames=8, n_mels=8, channels=(2, 3), hidden_size=4, num_heads=2,
+    "lstm": dict(n_frames=10, n_mels=8, channels=(2, 3), hidden_size=4, num_heads=2,
                  key_dim=3, fc_units=4),
-    "lstm_reg": dict(n_frames=8, n_mels=8, channels=(2, 3), hidden_size=4, num_heads=2,
+    "lstm_reg": dict(n_frames=10, n_mels=8, channels=(2, 3), hidden_size=4, num_heads=2,
                      key_dim=3, fc_units=4, l2=0.01),
 }
+TINY_INPUT = (3, 8, 10)   # (C, n_mels, n_frames)
 NO_DROPOUT = {"gru": dict(dropout=0.0), "lstm": dict(dropout=0.0, fc_dropout=0.0),
               "lstm_reg": dict(dropout=0.0, fc_dropout=0.0)}
 
@@ -245,7 +298,7 @@ def test_whole_model_gradcheck_float64(name):
     """Every parameter element, float64 central differences, train mode (batch statistics)."""
     manual_seed(0)
     model = build_crnn(name, n_classes=3, **TINY[name], **NO_DROPOUT[name]).train()
-    x = np.random.default_rng(1).standard_normal((2, 3, 8, 8))
+    x = np.random.default_rng(1).standard_normal((2,) + TINY_INPUT)
     slots = [(mod, pname) for _, mod in model.named_modules()
              for pname, p in mod._parameters.items() if p is not None]
     params = [getattr(mod, pname).data.astype(np.float64) for mod, pname in slots]
@@ -276,7 +329,7 @@ def test_short_training_run_lowers_the_loss(name):
     rng = np.random.default_rng(0)
     model = build_crnn(name, n_classes=3, **TINY[name], **NO_DROPOUT[name]).train()
     y = np.repeat(np.arange(3), 4)                                      # 12 clips, 3 classes
-    x = rng.standard_normal((12, 3, 8, 8)).astype(np.float32)
+    x = rng.standard_normal((12,) + TINY_INPUT).astype(np.float32)
     x += y[:, None, None, None].astype(np.float32)                      # class-dependent offset
     config = TrainConfig(scheduler="exponential", **{**TRAINING[name], "lr": 1e-2})
     optimizer = make_optimizer(model, config)

@@ -82,3 +82,12 @@ def test_whole_model_gradcheck_float64(attention):
     # eps 1e-7: with ~30k ReLU inputs, a few lie within 1e-6 of the kink at 0 and a wider
     # step would straddle it (the analytic gradient is right; the difference quotient is not)
     assert gradcheck(forward, params, eps=1e-7, atol=1e-6, rtol=1e-4, name=f"parallel[{attention}]")
+
+
+def test_sequence_layers_are_asked_for_batch_first():
+    """The layers default to PyTorch's (T, N, F); the model feeds (N, T, F) and says so."""
+    model = tiny()
+    assert model.lstm.batch_first and model.mha.batch_first
+    assert type(model.mha).__name__ == "MultiheadAttention"        # PyTorch's layout
+    assert set(model.mha.state_dict()) == {"in_proj_weight", "in_proj_bias", "out_proj.weight",
+                                           "out_proj.bias"}

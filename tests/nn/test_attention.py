@@ -1,4 +1,5 @@
-"""MultiheadAttention and scaled_dot_product_attention: oracle, gradients, masks, layouts, errors.
+"""MultiheadAttention (PyTorch's layout, kdim / vdim), KerasMultiHeadAttention and
+scaled_dot_product_attention: oracle, gradients, masks, layouts, errors.
 
 The oracle is the definition written out with loops over batch elements, heads, queries and
 keys: for head j, ``softmax(Q_j K_j^T / sqrt(d)) V_j`` with ``Q_j = x_q W_j^Q + b_j^Q`` etc.,
@@ -15,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minitorch_ser.autograd.gradcheck import gradcheck
-from minitorch_ser.nn.attention import MultiheadAttention, scaled_dot_product_attention
+from minitorch_ser.nn.attention import KerasMultiHeadAttention, MultiheadAttention
+from minitorch_ser.nn.functional import scaled_dot_product_attention
 from minitorch_ser.autograd.tensor import Tensor
 
 FAST = settings(max_examples=20, deadline=None)
@@ -23,11 +25,16 @@ FAST = settings(max_examples=20, deadline=None)
 
 # ============================================================================ helpers
 def make_layer(E, h, key_dim=None, bias=True, dropout=0.0, batch_first=True, seed=0,
-               random_biases=True):
-    """A float64 layer with non-zero biases (zero biases would hide a bias bug)."""
+               random_biases=True, kdim=None, vdim=None):
+    """A float64 layer with non-zero biases (zero biases would hide a bias bug): Keras's
+    layout with head size ``key_dim`` if given, else PyTorch's (with ``kdim`` / ``vdim``)."""
     rng = np.random.default_rng(seed)
-    layer = MultiheadAttention(E, h, dropout=dropout, bias=bias, batch_first=batch_first,
-                               key_dim=key_dim, rng=rng)
+    if key_dim is None:
+        layer = MultiheadAttention(E, h, dropout=dropout, bias=bias, kdim=kdim, vdim=vdim,
+                                   batch_first=batch_first, rng=rng)
+    else:
+        layer = KerasMultiHeadAttention(E, h, key_dim, dropout=dropout, bias=bias,
+                                        batch_first=batch_first, rng=rng)
     for name, p in layer.named_parameters():
         p.data = p.data.astype(np.float64)
         if random_biases and name.endswith("bias"):
@@ -38,11 +45,15 @@ def make_layer(E, h, key_dim=None, bias=True, dropout=0.0, batch_first=True, see
 def projections(layer):
     """(W_q, b_q, W_k, b_k, W_v, b_v, W_o, b_o) as float64 arrays, W as (out, in)."""
     sd = {k: v.astype(np.float64) for k, v in layer.state_dict().items()}
-    if layer.key_dim is None:
+    if isinstance(layer, MultiheadAttention):
         E = layer.embed_dim
-        W = sd["in_proj_weight"]
         b = sd.get("in_proj_bias", np.zeros(3 * E))
-        parts = [(W[i * E:(i + 1) * E], b[i * E:(i + 1) * E]) for i in range(3)]
+        if "in_proj_weight" in sd:
+            W = sd["in_proj_weight"]
+            weights = [W[i * E:(i + 1) * E] for i in range(3)]
+        else:                                   # kdim / vdim != E: separate matrices
+            weights = [sd["q_proj_weight"], sd["k_proj_weight"], sd["v_proj_weight"]]
+        parts = [(weights[i], b[i * E:(i + 1) * E]) for i in range(3)]
     else:
         inner = layer.num_heads * layer.key_dim
         parts = [(sd[f"{n}.weight"], sd.get(f"{n}.bias", np.zeros(inner)))
@@ -104,21 +115,28 @@ def attention_case(draw):
     self_attn = draw(st.booleans())
     S = L if self_attn else draw(st.integers(1, 4))
     h = draw(st.sampled_from([1, 2, 3]))
-    keras = draw(st.booleans())
-    if keras:
+    layout = draw(st.sampled_from(["torch", "torch_kdim", "keras"]))
+    kdim = vdim = key_dim = None
+    if layout == "keras":
         key_dim = draw(st.integers(1, 3))
         E = draw(st.integers(2, 5))
     else:
-        key_dim = None
         E = h * draw(st.integers(1, 2))
+    if layout == "torch_kdim" and not self_attn:   # key / value feature sizes of their own
+        kdim, vdim = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     seed = draw(st.integers(0, 2**16))
     use_kpm = draw(st.booleans())
     use_am = draw(st.booleans())
     rng = np.random.default_rng(seed)
     kpm = rng.random((N, S)) < 0.3 if use_kpm else None   # may mask every key of an example
     am = rng.random((L, S)) < 0.3 if use_am else None
-    return dict(N=N, L=L, S=S, E=E, h=h, key_dim=key_dim, self_attn=self_attn, seed=seed,
-                kpm=kpm, am=am)
+    return dict(N=N, L=L, S=S, E=E, h=h, key_dim=key_dim, kdim=kdim, vdim=vdim,
+                self_attn=self_attn, seed=seed, kpm=kpm, am=am)
+
+
+def layer_for(case):
+    return make_layer(case["E"], case["h"], key_dim=case["key_dim"], kdim=case["kdim"],
+                      vdim=case["vdim"], seed=case["seed"])
 
 
 def inputs_for(case):
@@ -127,7 +145,8 @@ def inputs_for(case):
     xq = rng.standard_normal((N, L, E))
     if case["self_attn"]:
         return xq, xq, xq
-    return xq, rng.standard_normal((N, S, E)), rng.standard_normal((N, S, E))
+    kdim, vdim = case["kdim"] or E, case["vdim"] or E
+    return xq, rng.standard_normal((N, S, kdim)), rng.standard_normal((N, S, vdim))
 
 
 def combined_mask(case):
@@ -144,7 +163,7 @@ def combined_mask(case):
 @FAST
 @given(attention_case())
 def test_matches_per_head_loop_oracle(case):
-    layer = make_layer(case["E"], case["h"], key_dim=case["key_dim"], seed=case["seed"])
+    layer = layer_for(case)
     xq, xk, xv = inputs_for(case)
     q = Tensor(xq)
     k, v = (q, q) if case["self_attn"] else (Tensor(xk), Tensor(xv))
@@ -160,7 +179,7 @@ def test_matches_per_head_loop_oracle(case):
 
 def test_oracle_float32_default_layer():
     """A freshly built float32 layer (PyTorch init, zero biases) agrees with the oracle."""
-    layer = MultiheadAttention(8, 2, rng=np.random.default_rng(3))
+    layer = MultiheadAttention(8, 2, batch_first=True, rng=np.random.default_rng(3))
     x = np.random.default_rng(4).standard_normal((3, 5, 8)).astype(np.float32)
     out, w = layer(Tensor(x), Tensor(x), Tensor(x), average_attn_weights=False)
     ref_out, ref_w = oracle(layer, x.astype(np.float64), x, x)
@@ -206,7 +225,7 @@ def test_per_head_attn_mask_shape():
 @FAST
 @given(attention_case())
 def test_gradcheck_inputs_and_parameters(case):
-    layer = make_layer(case["E"], case["h"], key_dim=case["key_dim"], seed=case["seed"])
+    layer = layer_for(case)
     names = [n for n, _ in layer.named_parameters()]
     xq, xk, xv = inputs_for(case)
     params = [p.data for _, p in layer.named_parameters()]
@@ -223,7 +242,7 @@ def test_gradcheck_inputs_and_parameters(case):
             return layer(q, k, v, key_padding_mask=case["kpm"], attn_mask=case["am"],
                          average_attn_weights=False)
         inputs = [xq, xk, xv, *params]
-    gradcheck(fn, inputs, name=f"MultiheadAttention(key_dim={case['key_dim']})")
+    gradcheck(fn, inputs, name=f"{type(layer).__name__}({layer.extra_repr()})")
     # the layer really ran on gradcheck's tensors: each was reached by the backward pass
     for name, p in layer.named_parameters():
         assert p.grad is not None, f"{name} was not part of the graph"
@@ -271,7 +290,7 @@ def test_gradcheck_scaled_dot_product_attention_causal():
 @FAST
 @given(attention_case())
 def test_weights_are_distributions_over_unmasked_keys(case):
-    layer = make_layer(case["E"], case["h"], key_dim=case["key_dim"], seed=case["seed"])
+    layer = layer_for(case)
     q, k, v = (Tensor(a) for a in inputs_for(case))
     out, w = layer(q, k, v, key_padding_mask=case["kpm"], attn_mask=case["am"])
     masked = combined_mask(case)                                 # (N, L, S)
@@ -305,15 +324,23 @@ def test_self_attention_fast_path_equals_separate_inputs():
     np.testing.assert_allclose(w1.data, w2.data, rtol=1e-12)
 
 
-@pytest.mark.parametrize("key_dim", [None, 2])
-def test_batch_first_false_is_the_transpose(key_dim):
-    a = make_layer(4, 2, key_dim=key_dim, seed=17)
-    b = make_layer(4, 2, key_dim=key_dim, batch_first=False, seed=17)
+def test_batch_first_default_is_pytorchs():
+    assert MultiheadAttention(4, 2).batch_first is False
+    assert KerasMultiHeadAttention(4, 2, 3).batch_first is False
+
+
+@pytest.mark.parametrize("key_dim, kdim", [(None, None), (None, 3), (2, None)])
+def test_batch_first_false_is_the_transpose(key_dim, kdim):
+    """(L, N, E) inputs (the default layout) give the transpose of the (N, L, E) result."""
+    a = make_layer(4, 2, key_dim=key_dim, kdim=kdim, seed=17)
+    b = make_layer(4, 2, key_dim=key_dim, kdim=kdim, batch_first=False, seed=17)
+    assert not b.batch_first
     rng = np.random.default_rng(18)
-    q, k = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
-    out_a, w_a = a(Tensor(q), Tensor(k), Tensor(k))
+    q, k = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, kdim or 4))
+    v = rng.standard_normal((2, 5, 4))
+    out_a, w_a = a(Tensor(q), Tensor(k), Tensor(v))
     out_b, w_b = b(Tensor(q.transpose(1, 0, 2)), Tensor(k.transpose(1, 0, 2)),
-                   Tensor(k.transpose(1, 0, 2)))
+                   Tensor(v.transpose(1, 0, 2)))
     assert out_b.shape == (3, 2, 4) and w_b.shape == (2, 3, 5)
     np.testing.assert_allclose(out_b.data.transpose(1, 0, 2), out_a.data, rtol=1e-12)
     np.testing.assert_allclose(w_b.data, w_a.data, rtol=1e-12)
@@ -382,18 +409,18 @@ def keras_count(E, h, D):
 
 def test_parameter_counts_of_the_papers_figures():
     # Figures 7 and 9: MultiHeadAttention(num_heads=2, key_dim=32) on 128 features
-    fig7 = MultiheadAttention(128, 2, key_dim=32)
+    fig7 = KerasMultiHeadAttention(128, 2, key_dim=32)
     assert sum(p.size for p in fig7.parameters()) == 33_088
     assert 3 * (128 * 64 + 64) + (64 * 128 + 128) == 33_088
     # Figure 8: MultiHeadAttention(num_heads=2, key_dim=128) on 128 features
-    fig8 = MultiheadAttention(128, 2, key_dim=128)
+    fig8 = KerasMultiHeadAttention(128, 2, key_dim=128)
     assert sum(p.size for p in fig8.parameters()) == 131_968
 
 
 @settings(max_examples=30, deadline=None)
 @given(E=st.integers(1, 40), h=st.integers(1, 6), D=st.integers(1, 40))
 def test_keras_layout_count_formula(E, h, D):
-    layer = MultiheadAttention(E, h, key_dim=D)
+    layer = KerasMultiHeadAttention(E, h, D)
     assert sum(p.size for p in layer.parameters()) == keras_count(E, h, D)
     shapes = {k: v.shape for k, v in layer.state_dict().items()}
     assert shapes == {"q_proj.weight": (h * D, E), "q_proj.bias": (h * D,),
@@ -415,9 +442,32 @@ def test_pytorch_layout_names_shapes_and_state_dict_round_trip():
     for k, v in layer.state_dict().items():
         np.testing.assert_array_equal(v, foreign[k])
     no_bias = MultiheadAttention(E, h, bias=False)
+    assert no_bias.in_proj_bias is None and no_bias.out_proj.bias is None
     assert set(no_bias.state_dict()) == {"in_proj_weight", "out_proj.weight"}
-    assert set(MultiheadAttention(E, h, key_dim=2, bias=False).state_dict()) == {
+    assert set(KerasMultiHeadAttention(E, h, 2, bias=False).state_dict()) == {
         "q_proj.weight", "k_proj.weight", "v_proj.weight", "out_proj.weight"}
+
+
+def test_kdim_vdim_are_pytorchs_separate_projections():
+    """kdim / vdim != E: torch's q_proj_weight (E, E), k_proj_weight (E, kdim),
+    v_proj_weight (E, vdim), one in_proj_bias (3E,), in torch's order; each projection
+    Xavier-uniform for its own shape. kdim = vdim = E given explicitly stays packed."""
+    E, h, kdim, vdim = 64, 4, 40, 24
+    layer = MultiheadAttention(E, h, kdim=kdim, vdim=vdim, rng=np.random.default_rng(35))
+    assert [(k, v.shape) for k, v in layer.state_dict().items()] == [
+        ("q_proj_weight", (E, E)), ("k_proj_weight", (E, kdim)), ("v_proj_weight", (E, vdim)),
+        ("in_proj_bias", (3 * E,)), ("out_proj.weight", (E, E)), ("out_proj.bias", (E,))]
+    assert layer.in_proj_weight is None
+    for w, fan_in in ((layer.q_proj_weight, E), (layer.k_proj_weight, kdim),
+                      (layer.v_proj_weight, vdim)):
+        _check_uniform_fill(w.data, math.sqrt(6.0 / (fan_in + E)))
+    assert not layer.in_proj_bias.data.any()
+    packed = MultiheadAttention(E, h, kdim=E, vdim=E)
+    assert list(packed.state_dict()) == ["in_proj_weight", "in_proj_bias", "out_proj.weight",
+                                         "out_proj.bias"]
+    assert packed.q_proj_weight is None
+    assert repr(layer).startswith(f"MultiheadAttention(embed_dim={E}, num_heads={h}, "
+                                  f"kdim={kdim}, vdim={vdim}")
 
 
 def test_bias_false_oracle():
@@ -447,7 +497,7 @@ def test_initialization_pytorch_layout():
 
 def test_initialization_keras_layout():
     E, h, D = 64, 2, 16
-    layer = MultiheadAttention(E, h, key_dim=D, rng=np.random.default_rng(29))
+    layer = KerasMultiHeadAttention(E, h, D, rng=np.random.default_rng(29))
     for proj in (layer.q_proj, layer.k_proj, layer.v_proj):
         _check_uniform_fill(proj.weight.data, math.sqrt(6.0 / (E * (h + D))))
         assert not proj.bias.data.any()
@@ -465,25 +515,48 @@ def test_same_rng_seed_same_weights():
 
 # ============================================================================ bad input
 def test_embed_dim_not_divisible_by_heads():
-    with pytest.raises(ValueError, match=r"embed_dim=10 must be divisible by num_heads=3"):
+    with pytest.raises(ValueError, match=r"embed_dim=10 must be divisible by num_heads=3.*"
+                                         r"KerasMultiHeadAttention"):
         MultiheadAttention(10, 3)
     # Keras's layout has no such constraint
-    assert MultiheadAttention(10, 3, key_dim=4).head_dim == 4
+    assert KerasMultiHeadAttention(10, 3, key_dim=4).head_dim == 4
 
 
 @pytest.mark.parametrize("kwargs, message", [
     (dict(embed_dim=0, num_heads=1), "embed_dim=0"),
     (dict(embed_dim=4, num_heads=0), "num_heads=0"),
     (dict(embed_dim=4, num_heads=2, dropout=1.0), r"dropout=1.0 must be in \[0, 1\)"),
-    (dict(embed_dim=4, num_heads=2, key_dim=0), "key_dim=0"),
+    (dict(embed_dim=4, num_heads=2, kdim=0), "kdim=0 must be a positive int"),
+    (dict(embed_dim=4, num_heads=2, vdim=1.5), "vdim=1.5 must be a positive int"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MultiheadAttention(**kwargs)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(embed_dim=4, num_heads=2, key_dim=0), "KerasMultiHeadAttention: key_dim=0"),
+    (dict(embed_dim=0, num_heads=2, key_dim=3), "KerasMultiHeadAttention: embed_dim=0"),
+    (dict(embed_dim=4, num_heads=2, key_dim=3, dropout=-0.1), r"dropout=-0.1 must be in"),
+])
+def test_bad_keras_constructor_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        KerasMultiHeadAttention(**kwargs)
+
+
+def test_keras_head_size_is_not_accepted_under_pytorchs_names():
+    """Keras's key_dim (head size) is not PyTorch's kdim (key feature size): the PyTorch layer
+    refuses key_dim, and its kdim means the key input's features."""
+    with pytest.raises(TypeError, match="key_dim"):
+        MultiheadAttention(8, 2, key_dim=4)
+    layer = MultiheadAttention(8, 2, kdim=5, batch_first=True)
+    assert layer.head_dim == 4 and layer.kdim == 5 and layer.vdim == 8
+    out, _ = layer(Tensor(np.ones((1, 3, 8))), Tensor(np.ones((1, 4, 5))), Tensor(np.ones((1, 4, 8))))
+    assert out.shape == (1, 3, 8)
+
+
 def test_wrong_rank_and_mismatched_dims():
-    layer = MultiheadAttention(8, 2)
+    layer = MultiheadAttention(8, 2, batch_first=True)
     x = Tensor(np.zeros((2, 3, 8), np.float32))
     with pytest.raises(ValueError, match=r"MultiheadAttention expects query of rank 3.*\(3, 8\)"):
         layer(Tensor(np.zeros((3, 8), np.float32)), x, x)
@@ -496,10 +569,15 @@ def test_wrong_rank_and_mismatched_dims():
     with pytest.raises(ValueError, match=r"length 0"):
         empty = Tensor(np.zeros((2, 0, 8), np.float32))
         layer(x, empty, empty)
+    cross = MultiheadAttention(8, 2, kdim=5, vdim=3, batch_first=True)
+    with pytest.raises(ValueError, match=r"key has 8 features, shape \(2, 3, 8\); expected kdim=5"):
+        cross(x, x, Tensor(np.zeros((2, 3, 3), np.float32)))
+    with pytest.raises(ValueError, match=r"value has 5 features.*expected vdim=3"):
+        cross(x, Tensor(np.zeros((2, 3, 5), np.float32)), Tensor(np.zeros((2, 3, 5), np.float32)))
 
 
 def test_bad_masks():
-    layer = MultiheadAttention(8, 2)
+    layer = MultiheadAttention(8, 2, batch_first=True)
     q = Tensor(np.zeros((2, 3, 8), np.float32))
     kv = Tensor(np.zeros((2, 5, 8), np.float32))
     with pytest.raises(ValueError,

@@ -1,5 +1,6 @@
-"""Conv2d: six-nested-loop oracle, float64 gradcheck over drawn geometries, chunked and
-rebuilt-column paths, PyTorch's initialisation and state dict, and the error messages."""
+"""Conv2d: nested-loop oracles of the forward pass and of the backward pass (dx, dW, db),
+float64 gradcheck over drawn geometries, chunked and rebuilt-column paths, PyTorch's
+initialisation and state dict, and the error messages."""
 
 import math
 
@@ -36,6 +37,34 @@ def conv2d_loops(x, w, b, stride, pads):
                                 acc += w[o, c, i, j] * xp[n, c, r * sh + i, s * sw + j]
                     out[n, o, r, s] = acc
     return out
+
+
+def conv2d_backward_loops(x, w, b, stride, pads, g):
+    """dL/dx, dL/dw, dL/db from the definition, one product term at a time: the term
+    ``w[o, c, i, j] * xp[n, c, r*sh + i, s*sw + j]`` of ``out[n, o, r, s]`` sends
+    ``g[n, o, r, s] * xp[...]`` to ``dw[o, c, i, j]`` and ``g[n, o, r, s] * w[o, c, i, j]`` to
+    ``dxp[n, c, r*sh + i, s*sw + j]``; ``b[o]`` receives ``g[n, o, r, s]``. Padding is cropped
+    off ``dxp`` at the end (padded zeros are constants)."""
+    (pt, pb), (pl, pr) = pads
+    sh, sw = stride
+    n_batch, c_in, h, width = x.shape
+    c_out, _, kh, kw = w.shape
+    xp = np.zeros((n_batch, c_in, h + pt + pb, width + pl + pr))
+    xp[:, :, pt:pt + h, pl:pl + width] = x
+    _, _, ho, wo = g.shape
+    dxp, dw, db = np.zeros_like(xp), np.zeros_like(w), np.zeros(c_out)
+    for n in range(n_batch):
+        for o in range(c_out):
+            for r in range(ho):
+                for s in range(wo):
+                    db[o] += g[n, o, r, s]
+                    for c in range(c_in):
+                        for i in range(kh):
+                            for j in range(kw):
+                                dw[o, c, i, j] += g[n, o, r, s] * xp[n, c, r * sh + i, s * sw + j]
+                                dxp[n, c, r * sh + i, s * sw + j] += g[n, o, r, s] * w[o, c, i, j]
+    dx = dxp[:, :, pt:pt + h, pl:pl + width]
+    return dx, dw, (None if b is None else db)
 
 
 @st.composite
@@ -136,6 +165,42 @@ def test_chunked_and_rebuilt_columns(monkeypatch, chunk_columns, saved_bytes, st
     for got, want in zip(_values_and_grads(fn, x, w, b), reference):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     gradcheck(fn, [x, w, b], name="conv2d chunked")
+
+
+def _check_backward_against_loops(case):
+    x, w, b, stride, padding = case
+    inputs = [Tensor(a, requires_grad=True) for a in ([x, w] if b is None else [x, w, b])]
+    out = conv2d(*inputs, stride=stride, padding=padding)
+    g = np.random.default_rng(out.size).standard_normal(out.shape)
+    out.backward(g)
+    want = conv2d_backward_loops(x, w, b, stride, conv_padding(padding, w.shape[2:], stride), g)
+    for t, expected, name in zip(inputs, want, ("dx", "dw", "db")):
+        assert t.grad.shape == expected.shape
+        np.testing.assert_allclose(t.grad, expected, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_cases(max_side=6))
+def test_backward_matches_nested_loops(case):
+    """dx, dW and db of the im2col / col2im backward against the loops of the definition,
+    for a random upstream gradient, over drawn geometries (strides 1-3, all paddings)."""
+    _check_backward_against_loops(case)
+
+
+@pytest.mark.parametrize("chunk_columns, saved_bytes", [(1, 256 * 2**20), (1, 0), (40, 0),
+                                                        (10**6, 0)])
+@pytest.mark.parametrize("stride, padding, kernel", [((1, 1), "same", (5, 3)),
+                                                     ((2, 3), (2, 1), (3, 2))])
+def test_backward_matches_nested_loops_on_every_chunking_path(monkeypatch, chunk_columns,
+                                                              saved_bytes, stride, padding,
+                                                              kernel):
+    """Batch chunks of one / several / all samples, columns kept or rebuilt in backward."""
+    monkeypatch.setattr(conv_module, "CHUNK_COLUMNS", chunk_columns)
+    monkeypatch.setattr(conv_module, "SAVED_COLUMNS_BYTES", saved_bytes)
+    rng = np.random.default_rng(8)
+    x, w, b = (rng.standard_normal((5, 2, 7, 6)), rng.standard_normal((3, 2) + kernel),
+               rng.standard_normal(3))
+    _check_backward_against_loops((x, w, b, stride, padding))
 
 
 def _values_and_grads(fn, *arrays):

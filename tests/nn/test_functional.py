@@ -329,3 +329,210 @@ def test_linear_matches_numpy_and_gradchecks(batch, n_in, n_out, seed, with_bias
 def test_linear_rejects_mismatched_features():
     with pytest.raises(ValueError, match=r"shape \(2, 5\).*\(3, 4\) expects 4"):
         F.linear(Tensor(np.ones((2, 5))), Tensor(np.ones((3, 4))))
+
+
+# ------------------------------------------------------------------ layers: Module -> F -> Function
+def test_every_layer_has_its_functional_form_with_torchs_signature():
+    """F holds the functional form of every layer, under torch.nn.functional's name, argument
+    names and defaults (the hand-written-backward families are the functions of their files)."""
+    import inspect
+
+    from minitorch_ser.nn import conv, norm, pool, recurrent
+    assert (F.conv2d, F.max_pool2d, F.avg_pool2d, F.batch_norm, F.layer_norm, F.lstm) == (
+        conv.conv2d, pool.max_pool2d, pool.avg_pool2d, norm.batch_norm, norm.layer_norm,
+        recurrent.lstm)
+    expected = {
+        "conv2d": "(input, weight, bias=None, stride=1, padding=0)",
+        "max_pool2d": "(input, kernel_size, stride=None, padding=0)",
+        "avg_pool2d": "(input, kernel_size, stride=None, padding=0)",
+        "batch_norm": "(input, running_mean, running_var, weight=None, bias=None, "
+                      "training=False, momentum=0.1, eps=1e-05)",
+        "layer_norm": "(input, normalized_shape, weight=None, bias=None, eps=1e-05)",
+        "scaled_dot_product_attention": "(query, key, value, attn_mask=None, dropout_p=0.0, "
+                                        "is_causal=False, scale=None, rng=None, "
+                                        "return_weights=False)",
+        "adaptive_avg_pool2d": "(input, output_size)",
+        "linear": "(input, weight, bias=None)",
+        "dropout": "(input, p=0.5, training=True, rng=None)",
+        "softmax": "(input, dim=-1)",
+        "relu": "(input)",
+    }
+    for name, signature in expected.items():
+        sig = inspect.signature(getattr(F, name)).replace(return_annotation=inspect.Signature.empty)
+        plain = sig.replace(parameters=[p.replace(annotation=inspect.Parameter.empty)
+                                        for p in sig.parameters.values()])
+        assert str(plain) == signature, name
+        if len(sig.parameters) > 1:                  # documented as numpydoc
+            assert "Parameters\n    ----------" in getattr(F, name).__doc__, name
+    assert set(expected) <= set(F.__all__)
+
+
+def _outputs_and_grads(fn, arrays, params=()):
+    """fn's output and the gradients of its inputs and of ``params`` for a fixed cotangent."""
+    tensors = [Tensor(a, requires_grad=True) for a in arrays]
+    for p in params:
+        p.grad = None
+    out = fn(*tensors)
+    out.backward(np.random.default_rng(99).standard_normal(out.shape))
+    return [out.data] + [t.grad for t in tensors] + [p.grad.copy() for p in params]
+
+
+def _same(got, want):
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+
+
+def _float64(module):
+    for p in module.parameters():
+        p.data = p.data.astype(np.float64)
+    return module
+
+
+def test_conv_and_pool_modules_equal_their_functional_forms():
+    from minitorch_ser.nn import AdaptiveAvgPool2d, AvgPool2d, Conv2d, GlobalAvgPool1d, MaxPool2d
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 7, 6))
+    conv = _float64(Conv2d(3, 4, (3, 2), stride=(2, 1), padding=(1, 2), rng=rng))
+    params = [conv.weight, conv.bias]
+    _same(_outputs_and_grads(conv, [x], params),
+          _outputs_and_grads(lambda t: F.conv2d(t, conv.weight, conv.bias, stride=(2, 1),
+                                                padding=(1, 2)), [x], params))
+    for module, functional in (
+            (MaxPool2d((2, 3), stride=(1, 2), padding=1),
+             lambda t: F.max_pool2d(t, (2, 3), stride=(1, 2), padding=1)),
+            (AvgPool2d(3, stride=2, padding=1), lambda t: F.avg_pool2d(t, 3, 2, 1)),
+            (AdaptiveAvgPool2d((3, None)), lambda t: F.adaptive_avg_pool2d(t, (3, None)))):
+        _same(_outputs_and_grads(module, [x]), _outputs_and_grads(functional, [x]))
+    seq = rng.standard_normal((2, 5, 3))
+    _same(_outputs_and_grads(GlobalAvgPool1d(), [seq]),
+          _outputs_and_grads(lambda t: F.global_avg_pool(t, 1), [seq]))
+
+
+@pytest.mark.parametrize("cls, shape", [("BatchNorm1d", (6, 3)), ("BatchNorm1d", (4, 3, 5)),
+                                        ("BatchNorm2d", (2, 3, 4, 5))])
+def test_batchnorm_module_equals_functional_form_in_both_modes(cls, shape):
+    from minitorch_ser import nn
+    rng = np.random.default_rng(1)
+    layer = _float64(getattr(nn, cls)(3, eps=1e-3, momentum=0.2))
+    layer.weight.data[:] = rng.standard_normal(3)
+    layer.bias.data[:] = rng.standard_normal(3)
+    x = rng.normal(1.0, 2.0, size=shape)
+    mean, var = layer.running_mean.astype(np.float64), layer.running_var.astype(np.float64)
+    params = [layer.weight, layer.bias]
+    got = _outputs_and_grads(layer, [x], params)                     # training mode
+    want = _outputs_and_grads(lambda t: F.batch_norm(t, mean, var, layer.weight, layer.bias,
+                                                     training=True, momentum=0.2, eps=1e-3),
+                              [x], params)
+    _same(got, want)
+    np.testing.assert_allclose(layer.running_mean, mean.astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(layer.running_var, var.astype(np.float32), rtol=1e-6)
+    assert np.abs(mean).max() > 0                                    # updated by both
+    layer.eval()
+    rm, rv = layer.running_mean, layer.running_var
+    _same(_outputs_and_grads(layer, [x], params),
+          _outputs_and_grads(lambda t: F.batch_norm(t, rm, rv, layer.weight, layer.bias,
+                                                    training=False, eps=1e-3), [x], params))
+
+
+def test_layernorm_module_equals_functional_form():
+    from minitorch_ser.nn import LayerNorm
+    rng = np.random.default_rng(2)
+    layer = _float64(LayerNorm((3, 4), eps=1e-3))
+    layer.weight.data[:] = rng.standard_normal((3, 4))
+    layer.bias.data[:] = rng.standard_normal((3, 4))
+    x = rng.standard_normal((2, 3, 4))
+    params = [layer.weight, layer.bias]
+    _same(_outputs_and_grads(layer, [x], params),
+          _outputs_and_grads(lambda t: F.layer_norm(t, (3, 4), layer.weight, layer.bias, 1e-3),
+                             [x], params))
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_recurrent_modules_equal_their_functional_forms(mode, batch_first):
+    from minitorch_ser.nn import GRU, LSTM
+    rng = np.random.default_rng(3)
+    cls, fn = (LSTM, F.lstm) if mode == "LSTM" else (GRU, F.gru)
+    layer = _float64(cls(3, 4, num_layers=2, bidirectional=True, batch_first=batch_first,
+                         rng=rng))
+    x = rng.standard_normal((5, 2, 3))
+    names = [n for n, _ in layer.named_parameters()]
+    groups = [tuple(getattr(layer, n) for n in names[i:i + 4]) for i in range(0, 16, 4)]
+    params = list(layer.parameters())
+    _same(_outputs_and_grads(lambda t: layer(t)[0], [x], params),
+          _outputs_and_grads(lambda t: fn(t, None, groups, bidirectional=True,
+                                          batch_first=batch_first)[0], [x], params))
+
+
+def test_linear_dropout_activations_modules_equal_their_functional_forms():
+    from minitorch_ser.nn import Dropout, Linear, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 5))
+    linear = Linear(5, 2, rng=rng, dtype=np.float64)
+    params = [linear.weight, linear.bias]
+    _same(_outputs_and_grads(linear, [x], params),
+          _outputs_and_grads(lambda t: F.linear(t, linear.weight, linear.bias), [x], params))
+    _same(_outputs_and_grads(Dropout(0.3, rng=np.random.default_rng(5)), [x]),
+          _outputs_and_grads(lambda t: F.dropout(t, 0.3, True, np.random.default_rng(5)), [x]))
+    for module, functional in ((ReLU(), F.relu), (Tanh(), F.tanh), (Sigmoid(), F.sigmoid),
+                               (Softmax(0), lambda t: F.softmax(t, 0)),
+                               (LogSoftmax(), F.log_softmax)):
+        _same(_outputs_and_grads(module, [x]), _outputs_and_grads(functional, [x]))
+
+
+def test_multihead_attention_is_projections_around_scaled_dot_product_attention():
+    """MultiheadAttention == F.linear projections, heads split, F.scaled_dot_product_attention,
+    heads merged, F.linear output projection."""
+    from minitorch_ser.nn import MultiheadAttention
+    rng = np.random.default_rng(6)
+    E, h, N, L, S = 6, 3, 2, 4, 5
+    layer = _float64(MultiheadAttention(E, h, batch_first=True, rng=rng))
+    layer.in_proj_bias.data[:] = rng.standard_normal(3 * E)
+    q, kv = rng.standard_normal((N, L, E)), rng.standard_normal((N, S, E))
+    W, b = layer.in_proj_weight, layer.in_proj_bias
+
+    def composed(q, k, v):
+        heads = [F.linear(x, W[i * E:(i + 1) * E], b[i * E:(i + 1) * E])
+                 .reshape(x.shape[0], x.shape[1], h, E // h).permute(0, 2, 1, 3)
+                 for i, x in enumerate((q, k, v))]                    # (N, h, T, d) each
+        out = F.scaled_dot_product_attention(*heads)                  # (N, h, L, d)
+        merged = out.permute(0, 2, 1, 3).reshape(N, L, E)
+        return F.linear(merged, layer.out_proj.weight, layer.out_proj.bias)
+
+    got, _ = layer(Tensor(q), Tensor(kv), Tensor(kv))
+    np.testing.assert_allclose(got.data, composed(Tensor(q), Tensor(kv), Tensor(kv)).data,
+                               rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("module_name, function_name, make, shape", [
+    ("conv", "conv2d", lambda nn: nn.Conv2d(2, 3, 3), (1, 2, 4, 4)),
+    ("pool", "max_pool2d", lambda nn: nn.MaxPool2d(2), (1, 2, 4, 4)),
+    ("pool", "avg_pool2d", lambda nn: nn.AvgPool2d(2), (1, 2, 4, 4)),
+    ("pool", "adaptive_avg_pool2d", lambda nn: nn.AdaptiveAvgPool2d(1), (1, 2, 4, 4)),
+    ("pool", "global_avg_pool", lambda nn: nn.GlobalAvgPool1d(), (1, 3, 2)),
+    ("norm", "batch_norm", lambda nn: nn.BatchNorm2d(2), (2, 2, 3, 3)),
+    ("norm", "layer_norm", lambda nn: nn.LayerNorm(4), (2, 4)),
+    ("recurrent", "lstm", lambda nn: nn.LSTM(2, 3), (4, 1, 2)),
+    ("recurrent", "gru", lambda nn: nn.GRU(2, 3), (4, 1, 2)),
+    ("attention", "scaled_dot_product_attention", lambda nn: nn.MultiheadAttention(4, 2),
+     (3, 1, 4)),
+])
+def test_each_module_forward_goes_through_its_functional_form(monkeypatch, module_name,
+                                                              function_name, make, shape):
+    """One way to write a layer: Module.forward calls the functional form (counted here)."""
+    import importlib
+
+    from minitorch_ser import nn
+    owner = importlib.import_module(f"minitorch_ser.nn.{module_name}")
+    original = getattr(owner, function_name)
+    calls = []
+
+    def spy(*args, **kwargs):
+        calls.append(function_name)
+        return original(*args, **kwargs)
+    monkeypatch.setattr(owner, function_name, spy)
+    layer = make(nn)
+    x = Tensor(np.random.default_rng(7).standard_normal(shape).astype(np.float32))
+    layer(x, x, x) if module_name == "attention" else layer(x)
+    assert calls == [function_name]

@@ -1,6 +1,7 @@
 """BatchNorm1d / BatchNorm2d / LayerNorm: outputs and running statistics against the
-formulas written out here, float64 gradcheck in train and eval mode over drawn shapes,
-PyTorch-layout state dicts, and the error messages."""
+formulas written out here, the backward passes against Ioffe & Szegedy's per-element
+equations, float64 gradcheck in train and eval mode over drawn shapes, PyTorch-layout state
+dicts, reset_running_stats, and the error messages."""
 
 import numpy as np
 import pytest
@@ -25,6 +26,51 @@ def batch_statistics(x):
     """Per-channel mean, biased and unbiased variance over the batch and the positions."""
     per_channel = np.moveaxis(x, 1, 0).reshape(x.shape[1], -1)  # (C, N * positions)
     return per_channel.mean(axis=1), per_channel.var(axis=1), per_channel.var(axis=1, ddof=1)
+
+
+def normalization_backward_textbook(values, dys, gamma, eps, stats=None):
+    """Ioffe & Szegedy (2015), section 3, backpropagation through one normalised group of m
+    values, element by element (Python floats)::
+
+        dxhat_i = dy_i gamma
+        dvar    = sum_i dxhat_i (x_i - mu) (-1/2) (var + eps)^(-3/2)
+        dmu     = sum_i dxhat_i (-1 / sqrt(var + eps)) + dvar sum_i (-2 (x_i - mu)) / m
+        dx_i    = dxhat_i / sqrt(var + eps) + dvar 2 (x_i - mu) / m + dmu / m
+        dgamma  = sum_i dy_i xhat_i,   dbeta = sum_i dy_i
+
+    ``stats=(mu, var)`` given (running statistics, eval mode): constants, so
+    ``dx_i = dxhat_i / sqrt(var + eps)``. Returns (dx list, dgamma, dbeta).
+    """
+    m = len(values)
+    if stats is None:
+        mu = sum(values) / m
+        var = sum((v - mu) ** 2 for v in values) / m
+    else:
+        mu, var = stats
+    std = (var + eps) ** 0.5
+    dxhat = [dy * gamma for dy in dys]
+    dgamma = sum(dy * (v - mu) / std for dy, v in zip(dys, values))
+    dbeta = sum(dys)
+    if stats is not None:
+        return [d / std for d in dxhat], dgamma, dbeta
+    dvar = sum(d * (v - mu) for d, v in zip(dxhat, values)) * -0.5 * (var + eps) ** -1.5
+    dmu = sum(-d / std for d in dxhat) + dvar * sum(-2.0 * (v - mu) for v in values) / m
+    dx = [d / std + dvar * 2.0 * (v - mu) / m + dmu / m for d, v in zip(dxhat, values)]
+    return dx, dgamma, dbeta
+
+
+def batch_norm_backward_textbook(x, g, gamma, eps, running=None):
+    """The textbook formula per channel of x : (N, C, ...), over its N * positions values."""
+    C = x.shape[1]
+    xs, gs = np.moveaxis(x, 1, 0).reshape(C, -1), np.moveaxis(g, 1, 0).reshape(C, -1)
+    dx, dgamma, dbeta = np.zeros_like(xs), np.zeros(C), np.zeros(C)
+    for c in range(C):
+        stats = None if running is None else (running[0][c], running[1][c])
+        d, dgamma[c], dbeta[c] = normalization_backward_textbook(
+            list(xs[c]), list(gs[c]), gamma[c], eps, stats)
+        dx[c] = d
+    dx = np.moveaxis(dx.reshape((C, x.shape[0]) + x.shape[2:]), 0, 1)
+    return dx, dgamma, dbeta
 
 
 # ============================================================================ BatchNorm values
@@ -120,6 +166,54 @@ def test_gradcheck_batchnorm_train_and_eval(case):
                   name="batch_norm eval")
 
 
+@settings(max_examples=40, deadline=None)
+@given(bn_cases(), st.sampled_from(["both", "weight", "bias", "none"]), st.booleans())
+def test_batchnorm_backward_matches_textbook_formula(case, affine, training):
+    """dx, dgamma, dbeta of BatchNormFunction against Ioffe & Szegedy's per-element
+    equations, with batch statistics (training) or running ones (eval)."""
+    x, gamma, beta, _ = case
+    C = x.shape[1]
+    rng = np.random.default_rng(x.size)
+    running = (rng.standard_normal(C), rng.random(C) + 0.5)
+    weight = Tensor(gamma, requires_grad=True) if affine in ("both", "weight") else None
+    bias = Tensor(beta, requires_grad=True) if affine in ("both", "bias") else None
+    xt = Tensor(x, requires_grad=True)
+    stats = (None, None) if training else running
+    y = batch_norm(xt, *stats, weight, bias, training=training, eps=1e-3)
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    dx, dgamma, dbeta = batch_norm_backward_textbook(
+        x, g, gamma if weight is not None else np.ones(C), 1e-3, None if training else running)
+    np.testing.assert_allclose(xt.grad, dx, rtol=1e-10, atol=1e-12, err_msg="dx")
+    if weight is not None:
+        np.testing.assert_allclose(weight.grad, dgamma, rtol=1e-10, atol=1e-12, err_msg="dgamma")
+    if bias is not None:
+        np.testing.assert_allclose(bias.grad, dbeta, rtol=1e-10, atol=1e-12, err_msg="dbeta")
+
+
+@pytest.mark.parametrize("cls, shape", [(BatchNorm1d, (5, 3)), (BatchNorm1d, (3, 3, 4)),
+                                        (BatchNorm2d, (2, 3, 3, 4))])
+def test_batchnorm_modules_backward_match_textbook_formula(cls, shape):
+    """The modules in training mode (batch statistics) and in eval mode (running ones)."""
+    rng = np.random.default_rng(10)
+    layer = cls(3, eps=1e-3)
+    for p in layer.parameters():
+        p.data = rng.standard_normal(3)
+    for training in (True, False):
+        layer.train(training)
+        running = (layer.running_mean.astype(np.float64), layer.running_var.astype(np.float64))
+        x = Tensor(rng.normal(1.0, 2.0, size=shape), requires_grad=True)
+        layer.zero_grad()
+        y = layer(x)
+        g = rng.standard_normal(shape)
+        y.backward(g)
+        dx, dgamma, dbeta = batch_norm_backward_textbook(
+            x.data, g, layer.weight.data, 1e-3, None if training else running)
+        np.testing.assert_allclose(x.grad, dx, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.weight.grad, dgamma, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(layer.bias.grad, dbeta, rtol=1e-10, atol=1e-12)
+
+
 def test_gradcheck_batchnorm_modules_with_a_single_position_per_sample():
     """BatchNorm1d on (N, C) has n = N per channel; a weight without a bias still works."""
     rng = np.random.default_rng(6)
@@ -162,6 +256,39 @@ def test_layernorm_formula_and_gradcheck(case):
     np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
     params = [p for p in (weight, bias) if p is not None]
     gradcheck(lambda t, *p: layer_norm(t, normalized, *p), [x] + params, name="layer_norm")
+
+
+@settings(max_examples=40, deadline=None)
+@given(ln_cases())
+def test_layernorm_backward_matches_textbook_formula(case):
+    """dx, dgamma, dbeta of LayerNormFunction: the per-element formula once per row (one
+    sample and position), over the normalised axes; dgamma, dbeta summed over rows."""
+    x, normalized, gamma, beta, affine = case
+    xt = Tensor(x, requires_grad=True)
+    weight = Tensor(gamma, requires_grad=True) if affine != "none" else None
+    bias = Tensor(beta, requires_grad=True) if affine == "both" else None
+    y = layer_norm(xt, normalized, weight, bias, eps=1e-3)
+    g = np.random.default_rng(x.size).standard_normal(y.shape)
+    y.backward(g)
+    features = int(np.prod(normalized))
+    rows, grows = x.reshape(-1, features), g.reshape(-1, features)
+    gamma_flat = gamma.reshape(-1) if weight is not None else np.ones(features)
+    dx, dgamma, dbeta = np.zeros_like(rows), np.zeros(features), np.zeros(features)
+    for k in range(rows.shape[0]):
+        # dxhat_i = dy_i gamma_i: gamma varies over the group, so fold it into dy and pass 1
+        d, _, _ = normalization_backward_textbook(list(rows[k]), list(grows[k] * gamma_flat),
+                                                  1.0, 1e-3)
+        dx[k] = d
+        mu, var = rows[k].mean(), rows[k].var()
+        for i in range(features):
+            dgamma[i] += grows[k, i] * (rows[k, i] - mu) / (var + 1e-3) ** 0.5
+            dbeta[i] += grows[k, i]
+    np.testing.assert_allclose(xt.grad, dx.reshape(x.shape), rtol=1e-10, atol=1e-12)
+    if weight is not None:
+        np.testing.assert_allclose(weight.grad, dgamma.reshape(normalized), rtol=1e-10,
+                                   atol=1e-12)
+    if bias is not None:
+        np.testing.assert_allclose(bias.grad, dbeta.reshape(normalized), rtol=1e-10, atol=1e-12)
 
 
 def test_layernorm_module_float32_and_flags():
@@ -231,3 +358,27 @@ def test_training_needs_more_than_one_value_per_channel():
 def test_bad_arguments_raise_naming_the_parameter(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_reset_running_stats_forgets_the_statistics_but_not_the_affine_map():
+    rng = np.random.default_rng(9)
+    layer = BatchNorm2d(3)
+    layer.weight.data[:] = rng.standard_normal(3)
+    for _ in range(3):
+        layer(Tensor(rng.normal(4.0, 2.0, size=(2, 3, 4, 4))))
+    assert layer.num_batches_tracked == 3 and np.abs(layer.running_mean).min() > 0.5
+    gamma = layer.weight.data.copy()
+    layer.reset_running_stats()
+    np.testing.assert_array_equal(layer.running_mean, np.zeros(3, np.float32))
+    np.testing.assert_array_equal(layer.running_var, np.ones(3, np.float32))
+    assert layer.num_batches_tracked == 0 and layer.num_batches_tracked.dtype == np.int64
+    np.testing.assert_array_equal(layer.weight.data, gamma)
+    assert layer.running_mean.dtype == np.float32
+    # momentum=None averages from scratch again: the next batch's statistics exactly
+    cumulative = BatchNorm1d(2, momentum=None)
+    cumulative(Tensor(rng.normal(9.0, 1.0, size=(8, 2))))
+    cumulative.reset_running_stats()
+    x = rng.normal(-3.0, 1.0, size=(8, 2))
+    cumulative(Tensor(x))
+    np.testing.assert_allclose(cumulative.running_mean, x.mean(axis=0), rtol=1e-5)
+    BatchNorm1d(2, track_running_stats=False).reset_running_stats()     # nothing to reset

@@ -1,6 +1,7 @@
-"""Pooling: Python max / mean per window as the oracle, float64 gradcheck over drawn windows,
-where max-pool sends its gradient (ties, non-overlapping windows), adaptive and global
-average pooling, and the error messages."""
+"""Pooling: Python max / mean per window as the oracle of the forward and the backward pass,
+float64 gradcheck over drawn windows, where max-pool sends its gradient (ties,
+non-overlapping windows), adaptive and global average pooling (bin loops for both passes),
+and the error messages."""
 
 import numpy as np
 import pytest
@@ -33,6 +34,29 @@ def pool_loops(x, kernel, stride, padding, reduce, fill):
 
 def mean(values):
     return sum(values) / len(values)
+
+
+def pool_backward_loops(x, kernel, stride, padding, g, kind):
+    """dL/dx of max or average pooling, one window at a time: max sends g[n, c, r, s] to the
+    window's first maximum (row-major, as PyTorch), average spreads g / (kh kw) over the
+    window's kh kw positions (padded zeros included in the count, then cropped off)."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    n_batch, channels, h, w = x.shape
+    xp = np.full((n_batch, channels, h + 2 * ph, w + 2 * pw), -np.inf)
+    xp[:, :, ph:ph + h, pw:pw + w] = x
+    dxp = np.zeros_like(xp)
+    for n in range(n_batch):
+        for c in range(channels):
+            for r in range(g.shape[2]):
+                for s in range(g.shape[3]):
+                    window = [(r * sh + i, s * sw + j) for i in range(kh) for j in range(kw)]
+                    if kind == "max":
+                        best = max(window, key=lambda ij: xp[n, c, ij[0], ij[1]])  # first max
+                        dxp[n, c, best[0], best[1]] += g[n, c, r, s]
+                    else:
+                        for a, b in window:
+                            dxp[n, c, a, b] += g[n, c, r, s] / (kh * kw)
+    return dxp[:, :, ph:ph + h, pw:pw + w]
 
 
 @st.composite
@@ -101,6 +125,20 @@ def test_gradcheck_max_and_avg_pool(case):
     gradcheck(lambda t: avg_pool2d(t, kernel, stride, padding), [x], name="avg_pool2d")
 
 
+@settings(max_examples=40, deadline=None)
+@given(pool_cases(max_side=7))
+def test_max_and_avg_pool_backward_match_loops_over_windows(case):
+    """dx of both pools against the per-window loops, for a random upstream gradient."""
+    x, kernel, stride, padding = case
+    for kind, fn in (("max", max_pool2d), ("avg", avg_pool2d)):
+        t = Tensor(x, requires_grad=True)
+        y = fn(t, kernel, stride, padding)
+        g = np.random.default_rng(y.size).standard_normal(y.shape)
+        y.backward(g)
+        want = pool_backward_loops(x, *_pairs(kernel, stride), padding, g, kind)
+        np.testing.assert_allclose(t.grad, want, rtol=1e-10, atol=1e-12, err_msg=kind)
+
+
 @pytest.mark.parametrize("kernel, stride", [((2, 2), None), ((2, 4), None), ((1, 2), None),
                                             ((3, 3), (2, 2)), ((3, 2), (1, 1))])
 def test_max_pool_routes_each_gradient_to_the_first_maximum(kernel, stride):
@@ -158,6 +196,48 @@ def test_adaptive_avg_pool_matches_bins_and_gradchecks(h, w, out_h, out_w, seed)
     got = adaptive_avg_pool2d(Tensor(x), (out_h, out_w)).data
     np.testing.assert_allclose(got, adaptive_loops(x, out_h, out_w), rtol=1e-12, atol=1e-14)
     gradcheck(lambda t: adaptive_avg_pool2d(t, (out_h, out_w)), [x], name="adaptive_avg_pool2d")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 7), st.integers(1, 5), st.integers(1, 5),
+       st.integers(0, 2**32 - 1))
+def test_adaptive_avg_pool_backward_matches_loop_over_bins(h, w, out_h, out_w, seed):
+    """dx[n, c, a, b] = sum over the bins (i, j) that contain (a, b) of g[n, c, i, j] / |bin|."""
+    rng = np.random.default_rng(seed)
+    x = Tensor(rng.standard_normal((2, 2, h, w)), requires_grad=True)
+    y = adaptive_avg_pool2d(x, (out_h, out_w))
+    g = rng.standard_normal(y.shape)
+    y.backward(g)
+    want = np.zeros((2, 2, h, w))
+    for i in range(out_h):
+        r0, r1 = (i * h) // out_h, -(-((i + 1) * h) // out_h)
+        for j in range(out_w):
+            c0, c1 = (j * w) // out_w, -(-((j + 1) * w) // out_w)
+            for a in range(r0, r1):
+                for b in range(c0, c1):
+                    want[:, :, a, b] += g[:, :, i, j] / ((r1 - r0) * (c1 - c0))
+    np.testing.assert_allclose(x.grad, want, rtol=1e-10, atol=1e-12)
+
+
+def test_global_avg_pool_backward_matches_loop_over_valid_steps():
+    """dx[n, t] = g[n] / len_n for t < len_n, and 0 on padded steps."""
+    rng = np.random.default_rng(6)
+    lengths = np.array([5, 2, 1])
+    for axis, shape in ((1, (3, 5, 4)), (-1, (3, 4, 5))):
+        for lens in (None, lengths):
+            x = Tensor(rng.standard_normal(shape), requires_grad=True)
+            y = global_avg_pool(x, axis, lens)
+            g = rng.standard_normal(y.shape)
+            y.backward(g)
+            want = np.zeros(shape)
+            for n in range(3):
+                steps = 5 if lens is None else lens[n]
+                for t in range(steps):
+                    if axis == 1:
+                        want[n, t] = g[n] / steps
+                    else:
+                        want[n, :, t] = g[n] / steps
+            np.testing.assert_allclose(x.grad, want, rtol=1e-10, atol=1e-12)
 
 
 def test_adaptive_pool_one_is_the_global_mean_and_none_keeps_size():

@@ -2,6 +2,9 @@
 
 - oracles: the LSTM equations (7)-(12) and PyTorch's GRU equations written out below as plain
   NumPy step loops, with the parameters read from the layer's state_dict by PyTorch's names;
+  and backpropagation through time written the same way (a reverse step loop of the chain
+  rule through the gate equations) for every gradient of the layer Functions and of whole
+  2-layer bidirectional stacks, in both layouts;
 - float64 central-difference gradcheck over every element of the input, every weight, h_0 /
   c_0, through output, h_n and c_n, for hypothesis-drawn lengths 1..12, batches 1..3, both
   directions, 1-2 layers (inter-layer dropout off), all bias variants;
@@ -210,9 +213,9 @@ def test_float32_stays_float32_and_matches_float64_oracle(mode):
 
 def test_each_layer_and_direction_is_one_graph_node():
     x = Tensor(np.ones((2, 7, 3), np.float32))
-    out, _ = LSTM(3, 4)(x)
+    out, _ = LSTM(3, 4, batch_first=True)(x)
     assert out.grad_fn is LSTMLayerFunction
-    out, _ = GRU(3, 4)(x)
+    out, _ = GRU(3, 4, batch_first=True)(x)
     assert out.grad_fn is GRULayerFunction
 
 
@@ -288,8 +291,10 @@ def test_stack_gradcheck_input_weights_states(cfg, outputs):
 # ============================================================================ bias variants
 def test_lstm_single_bias_equals_two_biases_merged():
     rng = np.random.default_rng(0)
-    two = _cast_params(LSTM(3, 5, num_layers=2, bidirectional=True, rng=rng), np.float64)
-    one = _cast_params(LSTM(3, 5, num_layers=2, bidirectional=True, bias="single"), np.float64)
+    two = _cast_params(LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, rng=rng),
+                       np.float64)
+    one = _cast_params(LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True,
+                            bias="single"), np.float64)
     sd = two.state_dict()
     merged = {}
     for k, v in sd.items():
@@ -308,8 +313,8 @@ def test_lstm_single_bias_equals_two_biases_merged():
 
 def test_gru_single_bias_is_input_side_bias_with_zero_hidden_bias():
     rng = np.random.default_rng(1)
-    two = _cast_params(GRU(3, 5, rng=rng), np.float64)
-    one = _cast_params(GRU(3, 5, bias="single"), np.float64)
+    two = _cast_params(GRU(3, 5, batch_first=True, rng=rng), np.float64)
+    one = _cast_params(GRU(3, 5, batch_first=True, bias="single"), np.float64)
     sd = two.state_dict()
     one.load_state_dict({"weight_ih_l0": sd["weight_ih_l0"], "weight_hh_l0": sd["weight_hh_l0"],
                          "bias_l0": sd["bias_ih_l0"]})
@@ -376,8 +381,9 @@ def test_init_is_pytorch_uniform_and_seeded():
 
 def test_state_dict_round_trip_strict():
     rng = np.random.default_rng(2)
-    src = GRU(4, 3, num_layers=2, bidirectional=True, rng=rng)
-    dst = GRU(4, 3, num_layers=2, bidirectional=True, rng=np.random.default_rng(9))
+    src = GRU(4, 3, num_layers=2, bidirectional=True, batch_first=True, rng=rng)
+    dst = GRU(4, 3, num_layers=2, bidirectional=True, batch_first=True,
+              rng=np.random.default_rng(9))
     dst.load_state_dict(src.state_dict(), strict=True)
     x = Tensor(rng.standard_normal((2, 5, 4)).astype(np.float32))
     np.testing.assert_array_equal(src(x)[0].data, dst(x)[0].data)
@@ -390,8 +396,8 @@ def test_inter_layer_dropout_train_only_and_between_layers(mode):
     p, N, T, F, H = 0.4, 3, 6, 4, 5
     cls = LSTM if mode == "LSTM" else GRU
     layer_rng = np.random.default_rng(11)
-    m = _cast_params(cls(F, H, num_layers=3, dropout=p, bidirectional=True, rng=layer_rng),
-                     np.float64)
+    m = _cast_params(cls(F, H, num_layers=3, dropout=p, bidirectional=True, batch_first=True,
+                         rng=layer_rng), np.float64)
     x = np.random.default_rng(12).standard_normal((N, T, F))
     sd = m.state_dict()
     # the masks the layer will draw, from a copy of its generator (Bernoulli(1 - p) / (1 - p))
@@ -409,7 +415,8 @@ def test_inter_layer_dropout_train_only_and_between_layers(mode):
 
 
 def test_dropout_has_no_effect_on_a_single_layer():
-    m = _cast_params(LSTM(3, 4, dropout=0.5, rng=np.random.default_rng(0)), np.float64)
+    m = _cast_params(LSTM(3, 4, dropout=0.5, batch_first=True, rng=np.random.default_rng(0)),
+                     np.float64)
     x = np.random.default_rng(1).standard_normal((2, 5, 3))
     out, (h_n, c_n) = m(Tensor(x))
     ref, ref_h, ref_c = reference_stack("LSTM", m.state_dict(), x, None, None, 1, False, True,
@@ -422,8 +429,8 @@ def test_dropout_has_no_effect_on_a_single_layer():
 # ============================================================================ bad input
 @pytest.mark.parametrize("cls", [LSTM, GRU])
 def test_bad_input_raises_naming_layer_expected_and_received(cls):
-    m = cls(3, 4, num_layers=2, bidirectional=True)
-    name = f"{cls.__name__}\\(3, 4, num_layers=2, bidirectional=True\\)"
+    m = cls(3, 4, num_layers=2, batch_first=True, bidirectional=True)
+    name = f"{cls.__name__}\\(3, 4, num_layers=2, batch_first=True, bidirectional=True\\)"
     with pytest.raises(ValueError,
                        match=name + r".*3-D \(N, T, F\).*input_size=3.*got shape \(5, 3\)"):
         m(np.zeros((5, 3), np.float32))
@@ -431,10 +438,13 @@ def test_bad_input_raises_naming_layer_expected_and_received(cls):
         m(np.zeros((2, 5, 7), np.float32))
     with pytest.raises(ValueError, match=name + r".*sequence length T=0"):
         m(np.zeros((2, 0, 3), np.float32))
-    tm = cls(3, 4, batch_first=False)
+    tm = cls(3, 4)                                   # PyTorch's default layout (T, N, F)
+    assert tm.batch_first is False
+    with pytest.raises(ValueError, match=r"3-D \(T, N, F\).*got shape \(5, 3\)"):
+        tm(np.zeros((5, 3), np.float32))
     with pytest.raises(ValueError, match=r"expected shape \(T, N, 3\), got \(6, 2, 4\)"):
         tm(np.zeros((6, 2, 4), np.float32))
-    with pytest.raises(ValueError, match="T=0"):
+    with pytest.raises(ValueError, match=r"T=0 \(input shape \(0, 2, 3\) with batch_first=False"):
         tm(np.zeros((0, 2, 3), np.float32))
 
 
@@ -442,7 +452,7 @@ def test_bad_hidden_state_raises():
     x = np.zeros((2, 5, 3), np.float32)
     good = np.zeros((4, 2, 4), np.float32)
     bad = np.zeros((2, 2, 4), np.float32)
-    m = LSTM(3, 4, num_layers=2, bidirectional=True)
+    m = LSTM(3, 4, num_layers=2, bidirectional=True, batch_first=True)
     expected = r"\(D\*num_layers, N, H\) = \(4, 2, 4\), got \(2, 2, 4\)"
     with pytest.raises(ValueError, match="h_0 must have shape " + expected):
         m(x, (bad, good))
@@ -450,7 +460,7 @@ def test_bad_hidden_state_raises():
         m(x, (good, bad))
     with pytest.raises(ValueError, match=r"hx must be a tuple \(h_0, c_0\)"):
         m(x, good)
-    g = GRU(3, 4, num_layers=2, bidirectional=True)
+    g = GRU(3, 4, num_layers=2, bidirectional=True, batch_first=True)
     with pytest.raises(ValueError, match="GRU.*h_0 must have shape " + expected):
         g(x, bad)
     with pytest.raises(ValueError, match=r"h_0 must have shape .*got \(4, 3, 4\)"):
@@ -468,3 +478,231 @@ def test_bad_constructor_arguments(kwargs, match):
     args.update(kwargs)
     with pytest.raises(ValueError, match=match):
         LSTM(**args)
+
+
+# ============================================================================ BPTT oracles
+# Backpropagation through time written as a plain step loop over the gate equations, in
+# float64: an oracle for the hand-written backward passes that shares nothing with them (the
+# layer functions precompute every forward-only factor for all t and carry only (dh, dc)).
+def lstm_layer_oracle(x, h0, c0, w_ih, w_hh, biases, reverse, g_out, g_hn, g_cn):
+    """Forward (7)-(12) step by step, then the chain rule step by step in reverse.
+
+    x (N, T, F); h0, c0 (N, H); biases: 0, 1 or 2 vectors (4H,), all added. g_out (N, T, H),
+    g_hn, g_cn (N, H) are dL/d(out, h_n, c_n). Returns (out, h_n, c_n) and the gradients
+    (dx, dh0, dc0, dW_ih, dW_hh, *dbiases).
+    """
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    b = sum(biases) if biases else np.zeros(4 * H)
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    h, c = h0, c0
+    out = np.zeros((N, T, H))
+    cache = {}
+    for t in order:
+        a = x[:, t] @ w_ih.T + h @ w_hh.T + b
+        i, f = sigmoid(a[:, :H]), sigmoid(a[:, H:2 * H])
+        g, o = np.tanh(a[:, 2 * H:3 * H]), sigmoid(a[:, 3 * H:])
+        c_new = f * c + i * g
+        h_new = o * np.tanh(c_new)
+        cache[t] = (h, c, i, f, g, o, c_new)
+        h, c = h_new, c_new
+        out[:, t] = h
+    h_n, c_n = h, c
+
+    dx = np.zeros_like(x)
+    dw_ih, dw_hh, db = np.zeros_like(w_ih), np.zeros_like(w_hh), np.zeros(4 * H)
+    dh_next, dc_next = g_hn.copy(), g_cn.copy()
+    for t in reversed(list(order)):
+        h_prev, c_prev, i, f, g, o, c_t = cache[t]
+        dh = g_out[:, t] + dh_next                          # h_t feeds the output and step t+1
+        dc = dc_next + dh * o * (1 - np.tanh(c_t) ** 2)     # through h_t = o tanh(c_t)
+        d_i, d_f, d_g, d_o = dc * g, dc * c_prev, dc * i, dh * np.tanh(c_t)
+        da = np.concatenate([d_i * i * (1 - i), d_f * f * (1 - f), d_g * (1 - g ** 2),
+                             d_o * o * (1 - o)], axis=1)    # dL/d pre-activations (N, 4H)
+        dx[:, t] = da @ w_ih
+        dw_ih += da.T @ x[:, t]
+        dw_hh += da.T @ h_prev
+        db += da.sum(axis=0)
+        dh_next = da @ w_hh                                 # -> dL/dh_{t-1}
+        dc_next = dc * f                                    # -> dL/dc_{t-1}
+    grads = (dx, dh_next, dc_next, dw_ih, dw_hh) + tuple(db for _ in biases)
+    return (out, h_n, c_n), grads
+
+
+def gru_layer_oracle(x, h0, w_ih, w_hh, biases, reverse, g_out, g_hn):
+    """PyTorch's GRU step by step, then its chain rule step by step in reverse.
+
+    biases: () / (b_ih,) / (b_ih, b_hh), each (3H,). Returns (out, h_n) and
+    (dx, dh0, dW_ih, dW_hh, *dbiases).
+    """
+    N, T, _ = x.shape
+    H = h0.shape[1]
+    b_ih = biases[0] if len(biases) >= 1 else np.zeros(3 * H)
+    b_hh = biases[1] if len(biases) == 2 else np.zeros(3 * H)
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    h = h0
+    out = np.zeros((N, T, H))
+    cache = {}
+    for t in order:
+        gi = x[:, t] @ w_ih.T + b_ih
+        gh = h @ w_hh.T + b_hh
+        r = sigmoid(gi[:, :H] + gh[:, :H])
+        z = sigmoid(gi[:, H:2 * H] + gh[:, H:2 * H])
+        n = np.tanh(gi[:, 2 * H:] + r * gh[:, 2 * H:])
+        cache[t] = (h, r, z, n, gh[:, 2 * H:])
+        h = (1 - z) * n + z * h
+        out[:, t] = h
+    h_n = h
+
+    dx = np.zeros_like(x)
+    dw_ih, dw_hh = np.zeros_like(w_ih), np.zeros_like(w_hh)
+    db_ih, db_hh = np.zeros(3 * H), np.zeros(3 * H)
+    dh_next = g_hn.copy()
+    for t in reversed(list(order)):
+        h_prev, r, z, n, gh_n = cache[t]
+        dh = g_out[:, t] + dh_next
+        d_z, d_n = dh * (h_prev - n), dh * (1 - z)          # h = (1 - z) n + z h_prev
+        da_n = d_n * (1 - n ** 2)                           # n = tanh(gi_n + r gh_n)
+        da_r = da_n * gh_n * r * (1 - r)
+        da_z = d_z * z * (1 - z)
+        dgi = np.concatenate([da_r, da_z, da_n], axis=1)    # dL/d(x W_ih^T + b_ih)
+        dgh = np.concatenate([da_r, da_z, da_n * r], axis=1)  # dL/d(h W_hh^T + b_hh)
+        dx[:, t] = dgi @ w_ih
+        dw_ih += dgi.T @ x[:, t]
+        dw_hh += dgh.T @ h_prev
+        db_ih += dgi.sum(axis=0)
+        db_hh += dgh.sum(axis=0)
+        dh_next = dh * z + dgh @ w_hh
+    grads = (dx, dh_next, dw_ih, dw_hh) + (db_ih, db_hh)[:len(biases)]
+    return (out, h_n), grads
+
+
+def _assert_all_close(got, want, names):
+    assert len(got) == len(want) == len(names)
+    for g, w, name in zip(got, want, names):
+        assert g is not None, name
+        np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@settings(max_examples=30, **SETTINGS)
+@given(mode=st.sampled_from(["LSTM", "GRU"]), N=st.integers(1, 3), T=st.integers(1, 9),
+       F=st.integers(1, 4), H=st.integers(1, 4), n_biases=st.integers(0, 2),
+       reverse=st.booleans(), seed=st.integers(0, 2**16))
+def test_layer_function_backward_matches_bptt_step_loop(mode, N, T, F, H, n_biases, reverse,
+                                                        seed):
+    """Every gradient of LSTMLayerFunction / GRULayerFunction (x, h_0, c_0, W_ih, W_hh, each
+    bias) against the step-loop oracle, for a random upstream gradient of every output."""
+    rng = np.random.default_rng(seed)
+    G = N_GATES[mode]
+    x = rng.standard_normal((N, T, F))
+    states = [rng.standard_normal((N, H)) for _ in range(2 if mode == "LSTM" else 1)]
+    weights = [0.6 * rng.standard_normal((G * H, F)), 0.6 * rng.standard_normal((G * H, H))]
+    biases = [0.5 * rng.standard_normal(G * H) for _ in range(n_biases)]
+    g_out = rng.standard_normal((N, T, H))
+    g_finals = [rng.standard_normal((N, H)) for _ in states]
+
+    tensors = [Tensor(a, requires_grad=True) for a in [x, *states, *weights, *biases]]
+    fn = LSTMLayerFunction if mode == "LSTM" else GRULayerFunction
+    outputs = fn.apply(*tensors, reverse=reverse)
+    loss = None
+    for y, g in zip(outputs, [g_out, *g_finals]):
+        term = (y * Tensor(g)).sum()
+        loss = term if loss is None else loss + term
+    loss.backward()
+    if mode == "LSTM":
+        forward, want = lstm_layer_oracle(x, *states, *weights, biases, reverse, g_out, *g_finals)
+        names = ["dx", "dh0", "dc0", "dW_ih", "dW_hh"]
+    else:
+        forward, want = gru_layer_oracle(x, *states, *weights, biases, reverse, g_out, *g_finals)
+        names = ["dx", "dh0", "dW_ih", "dW_hh"]
+    _assert_all_close([y.data for y in outputs], forward, ["out", "h_n", "c_n"][:len(forward)])
+    _assert_all_close([t.grad for t in tensors], want,
+                      names + [f"db{k}" for k in range(n_biases)])
+
+
+def _stack_oracle(mode, module, x, g_out, g_finals):
+    """dL/dx and dL/d(every parameter) of a module stack (batch first, no dropout), from the
+    layer oracles: each direction's output gradient is its half of the concatenated output's,
+    a layer's input gradient is the sum over its directions."""
+    sd = module.state_dict()
+    oracle = lstm_layer_oracle if mode == "LSTM" else gru_layer_oracle
+    D, H, n_states = 2 if module.bidirectional else 1, module.hidden_size, len(g_finals)
+    states = [np.zeros((x.shape[0], H))] * n_states                # h_0 = c_0 = 0
+    no_grad_out = np.zeros((x.shape[0], x.shape[1], H))
+    layer_in, caches = x, []
+    for layer in range(module.num_layers):                      # forward, keeping inputs
+        outs = []
+        for d in range(D):
+            sfx = f"_l{layer}" + ("_reverse" if d else "")
+            group = [sd[n + sfx] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            forward, _ = oracle(layer_in, *states, group[0], group[1], group[2:], bool(d),
+                                no_grad_out, *states)
+            outs.append(forward[0])
+            caches.append((layer_in, group, sfx))
+        layer_in = np.concatenate(outs, axis=-1)
+    grads, g_layer = {}, g_out
+    for layer in reversed(range(module.num_layers)):            # backward, layer by layer
+        g_in = 0.0
+        for d in range(D):
+            k = layer * D + d
+            inp, group, sfx = caches[k]
+            _, g = oracle(inp, *states, group[0], group[1], group[2:], bool(d),
+                          g_layer[..., d * H:(d + 1) * H], *[gf[k] for gf in g_finals])
+            g_in = g_in + g[0]
+            grads["weight_ih" + sfx], grads["weight_hh" + sfx] = g[1 + n_states], g[2 + n_states]
+            grads["bias_ih" + sfx], grads["bias_hh" + sfx] = g[3 + n_states], g[4 + n_states]
+        g_layer = g_in
+    return g_layer, grads
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_module_stack_backward_matches_bptt_oracle(mode, batch_first):
+    """A 2-layer bidirectional module, in both layouts: every parameter's gradient and the
+    input's against the layer oracles chained by hand."""
+    rng = np.random.default_rng(21)
+    N, T, F, H = 2, 5, 3, 4
+    cls = LSTM if mode == "LSTM" else GRU
+    module = _cast_params(cls(F, H, num_layers=2, bidirectional=True, batch_first=batch_first,
+                              rng=rng), np.float64)
+    x = rng.standard_normal((N, T, F))
+    g_out = rng.standard_normal((N, T, 2 * H))
+    g_finals = [rng.standard_normal((4, N, H)) for _ in range(2 if mode == "LSTM" else 1)]
+    xt = Tensor(x if batch_first else x.transpose(1, 0, 2).copy(), requires_grad=True)
+    out, finals = module(xt)
+    finals = [finals] if mode == "GRU" else list(finals)
+    out_bf = out if batch_first else out.transpose(0, 1)
+    loss = (out_bf * Tensor(g_out)).sum()
+    for y, g in zip(finals, g_finals):
+        loss = loss + (y * Tensor(g)).sum()
+    loss.backward()
+    dx, grads = _stack_oracle(mode, module, x, g_out, g_finals)
+    got_dx = xt.grad if batch_first else xt.grad.transpose(1, 0, 2)
+    np.testing.assert_allclose(got_dx, dx, rtol=1e-10, atol=1e-12)
+    named = dict(module.named_parameters())
+    assert set(named) == set(grads)
+    for name, g in grads.items():
+        np.testing.assert_allclose(named[name].grad, g, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU"])
+def test_time_major_layout_is_the_transposed_batch_first_result(mode):
+    """PyTorch's default layout (T, N, F) gives exactly the (N, T, F) numbers, transposed:
+    output, final states, and every gradient."""
+    cls = LSTM if mode == "LSTM" else GRU
+    results = []
+    for batch_first in (True, False):
+        m = _cast_params(cls(3, 4, num_layers=2, bidirectional=True, batch_first=batch_first,
+                             rng=np.random.default_rng(5)), np.float64)
+        x = np.random.default_rng(6).standard_normal((2, 5, 3))
+        xt = Tensor(x if batch_first else x.transpose(1, 0, 2).copy(), requires_grad=True)
+        out, finals = m(xt)
+        h_n = finals if mode == "GRU" else finals[0]
+        out_bf = out if batch_first else out.transpose(0, 1)
+        g = np.random.default_rng(7).standard_normal(out_bf.shape)
+        ((out_bf * Tensor(g)).sum() + h_n.sum()).backward()
+        dx = xt.grad if batch_first else xt.grad.transpose(1, 0, 2)
+        results.append([out_bf.data, h_n.data, dx] + [p.grad for p in m.parameters()])
+    assert results[1][0].shape == (2, 5, 8)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

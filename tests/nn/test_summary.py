@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from minitorch_ser.nn.attention import MultiheadAttention
+from minitorch_ser.nn.attention import KerasMultiHeadAttention, MultiheadAttention
 from minitorch_ser.nn.module import Module, Parameter
 from minitorch_ser.nn.summary import summary
 from minitorch_ser.autograd.tensor import Tensor
@@ -96,7 +96,7 @@ class Toy(Module):
         self.block = Block(6, 8)
         self.rnn = ToyRNN(8, 8)
         self.drop = ToyDropout()
-        self.mha = MultiheadAttention(8, 2, key_dim=3, rng=np.random.default_rng(0))
+        self.mha = KerasMultiHeadAttention(8, 2, 3, batch_first=True, rng=np.random.default_rng(0))
         self.head = Affine(8, 4, trainable=False)
 
     def forward(self, x):
@@ -157,7 +157,7 @@ def test_rows_at_depth_one():
     assert r["block"] == ("Block", "(None, 5, 8)", f"{block:,}")
     assert r["rnn"] == ("ToyRNN", "(None, 5, 8)", f"{RNN:,}")       # first tensor of the tuple
     assert r["drop"] == ("ToyDropout", "(None, 5, 8)", "0")
-    assert r["mha"] == ("MultiheadAttention", "(None, 5, 8)", f"{MHA:,}")
+    assert r["mha"] == ("KerasMultiHeadAttention", "(None, 5, 8)", f"{MHA:,}")
     assert r["head"] == ("Affine", "(None, 4)", f"{HEAD:,}")
     assert table.splitlines()[0] == 'Model: "Toy"'
 
@@ -175,7 +175,7 @@ def test_deeper_rows_and_column_adds_up():
     column = sum(int(c.replace(",", "")) for _, _, c in r.values() if c != "--")
     assert column == TOTAL
     # a module that owns parameters *and* has listed children shows its own ones
-    pt = summary(MultiheadAttention(8, 2), [(4, 8)] * 3, depth=1)
+    pt = summary(MultiheadAttention(8, 2, batch_first=True), [(4, 8)] * 3, depth=1)
     assert rows(pt)["out_proj"][2] == f"{8 * 8 + 8:,}"
     assert totals(pt)[0] == 4 * 8 * 8 + 4 * 8
 
@@ -222,7 +222,7 @@ def test_instance_forward_override_is_restored():
 
 
 def test_several_inputs_and_batch_axis_display():
-    mha = MultiheadAttention(8, 2, key_dim=3)
+    mha = KerasMultiHeadAttention(8, 2, 3, batch_first=True)
     table = summary(mha, [(5, 8), (7, 8), (7, 8)], batch_size=4)
     r = rows(table)
     assert r["q_proj"][1] == "(None, 5, 6)" and r["k_proj"][1] == "(None, 7, 6)"
@@ -248,13 +248,13 @@ def test_keras_figure_rows_and_memory_sizes():
     class Fig7Tail(Module):
         def __init__(self):
             super().__init__()
-            self.multi_head_attention = MultiheadAttention(128, 2, key_dim=32)
+            self.multi_head_attention = KerasMultiHeadAttention(128, 2, 32, batch_first=True)
 
         def forward(self, x):
             out, _ = self.multi_head_attention(x, x, x)
             return out
     table = summary(Fig7Tail(), (75, 128))
-    assert rows(table)["multi_head_attention"] == ("MultiheadAttention", "(None, 75, 128)",
+    assert rows(table)["multi_head_attention"] == ("KerasMultiHeadAttention", "(None, 75, 128)",
                                                    "33,088")
     assert "Total params: 33,088 (129.25 KB)" in table          # 33,088 * 4 bytes / 1024
 

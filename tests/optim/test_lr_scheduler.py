@@ -15,8 +15,8 @@ import pytest
 from minitorch_ser import Tensor
 from minitorch_ser.nn import Parameter
 from minitorch_ser.optim import SGD, Adam
-from minitorch_ser.optim.lr_scheduler import (ExponentialDecay, ExponentialLR, ReduceLROnPlateau,
-                                              StepLR)
+from minitorch_ser.optim.lr_scheduler import (ExponentialDecay, ExponentialLR, LRScheduler,
+                                              ReduceLROnPlateau, StepLR)
 
 
 def sgd(lr=1.0, group_lrs=None):
@@ -350,3 +350,36 @@ def test_schedulers_work_with_adam_groups():
     sched = ExponentialLR(opt, gamma=0.5)
     sched.step()
     assert sched.get_last_lr() == [0.05, 0.005]
+
+
+def test_plateau_metric_must_be_one_number():
+    sched = ReduceLROnPlateau(sgd())
+    with pytest.raises(ValueError, match=r"metrics must be one number, got an array of shape \(2,\)"):
+        sched.step(Tensor(np.array([1.0, 2.0])))
+    with pytest.raises(ValueError, match=r"shape \(1, 2\)"):
+        sched.step(np.ones((1, 2)))
+    sched.step(np.array([[0.5]]))                       # one element, any rank
+    sched.step(Tensor(np.array(0.25, dtype=np.float32)))
+    assert sched.best == 0.25 and sched.last_epoch == 2
+
+
+class Halving(LRScheduler):
+    """The smallest schedule: only ``get_lr`` (lr_e = initial_lr / 2**e), no setting to check."""
+
+    def get_lr(self):
+        return [lr0 / 2 ** self.last_epoch for lr0 in self.base_lrs]
+
+
+def test_a_scheduler_subclass_needs_only_get_lr_and_round_trips_its_state():
+    opt = sgd(lr=1.0)
+    sched = Halving(opt)
+    for _ in range(3):
+        sched.step()
+    assert sched.get_last_lr() == [0.125] and opt.param_groups[0]["lr"] == 0.125
+    state = sched.state_dict()
+    fresh_opt = sgd(lr=1.0)
+    fresh = Halving(fresh_opt)
+    fresh.load_state_dict(state)
+    assert fresh.last_epoch == 3 and fresh_opt.param_groups[0]["lr"] == 0.125
+    fresh.step()
+    assert fresh_opt.param_groups[0]["lr"] == 0.0625

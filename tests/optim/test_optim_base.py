@@ -26,7 +26,10 @@ def test_groups_are_filled_from_defaults_and_keep_extra_keys():
 def test_generators_of_parameters_are_accepted():
     params = [Parameter(np.zeros(2)) for _ in range(3)]
     opt = SGD((p for p in params), lr=0.1)
-    assert len(opt.param_groups) == 1 and opt.param_groups[0]["params"] == params
+    group = opt.param_groups[0]["params"]
+    # the very tensors, in order (== on tensors compares values, elementwise)
+    assert len(opt.param_groups) == 1 and len(group) == 3
+    assert all(kept is given for kept, given in zip(group, params))
 
 
 def test_add_param_group_later():
@@ -140,3 +143,29 @@ def test_gradient_of_wrong_shape_raises():
 def test_optimizer_is_abstract():
     with pytest.raises(TypeError):
         Optimizer([Parameter(np.zeros(1))], {"lr": 0.1})
+
+
+class PlainGradientDescent(Optimizer):
+    """The smallest optimizer: only ``_update``; no settings to check (the base hook)."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, {"lr": lr})
+
+    def _update(self, p, grad, state, group):
+        state["step"] = state.get("step", 0) + 1
+        p.data -= group["lr"] * grad
+
+
+def test_a_subclass_needs_only_update_and_gets_groups_state_and_checkpoints():
+    a, b = Parameter(np.array([1.0, 2.0])), Parameter(np.array([[3.0]]))
+    opt = PlainGradientDescent([{"params": [a]}, {"params": [b], "lr": 0.5}])
+    a.grad, b.grad = np.array([1.0, -1.0]), np.array([[2.0]])
+    opt.step()
+    opt.step()
+    np.testing.assert_array_equal(a.data, [0.8, 2.2])      # 1 - 2 * 0.1 * 1, 2 + 2 * 0.1
+    np.testing.assert_array_equal(b.data, [[1.0]])          # 3 - 2 * 0.5 * 2
+    saved = opt.state_dict()
+    assert saved["state"] == {0: {"step": 2}, 1: {"step": 2}}
+    again = PlainGradientDescent([{"params": [a]}, {"params": [b], "lr": 0.1}])
+    again.load_state_dict(saved)
+    assert again.param_groups[1]["lr"] == 0.5 and again.state[b] == {"step": 2}

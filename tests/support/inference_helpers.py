@@ -4,17 +4,18 @@ import numpy as np
 
 from minitorch_ser.data import baved, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
-from minitorch_ser.app.experiment import RunSpec, run
+from minitorch_ser.app.experiment import prepare, test_and_report
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
 from minitorch_ser.autograd.random import manual_seed
-from minitorch_ser.app.training import TrainConfig
+from minitorch_ser.app.training import TrainConfig, fit
 
 SR = 16000
 FEATURES = FeatureConfig(duration=2.1, normalize_audio=True)      # 132 frames
 
 
 def make_tiny_run(root):
-    """Train a tiny ParallelCNNLSTMAttention with experiment.run; return (run_dir, df, split)."""
+    """Train a tiny ParallelCNNLSTMAttention (prepare, fit, test_and_report); return
+    (run_dir, df, split)."""
     data = root / "data"
     synthetic.make_dataset(data, n_speakers=3, n_words=2, clips_per=1, seed=1,
                            duration=(0.8, 3.0))
@@ -22,13 +23,18 @@ def make_tiny_run(root):
     y = df["emotion"].to_numpy()
     split = splits.random_split(y, fractions=(0.6, 0.2, 0.2), seed=0)
     manual_seed(0)
-    spec = RunSpec(
-        model_factory=lambda k, shape: ParallelCNNLSTMAttention(
-            n_classes=k, n_mels=shape[-2], n_frames=shape[-1], hidden=8, heads=2,
-            channels=(4, 4, 8, 8)),
-        feature_config=FEATURES, copies=0, cache_dir=None,
-        train_config=TrainConfig(epochs=2, batch_size=8, lr=3e-3, progress=False))
-    run(df["path"].tolist(), y, list(baved.EMOTIONS), split, spec, root / "run", progress=False)
+    paths = df["path"].tolist()
+    train, val, test, standardizer = prepare(paths, y, split, FEATURES, cache_dir=None,
+                                             progress=False)
+    model = ParallelCNNLSTMAttention(n_classes=3, n_mels=train.X.shape[-2],
+                                     n_frames=train.X.shape[-1], hidden=8, heads=2,
+                                     channels=(4, 4, 8, 8))
+    meta = {"class_names": list(baved.EMOTIONS), "feature_config": FEATURES.to_dict(),
+            "standardizer": standardizer.state_dict()}
+    result = fit(model, (train.X, train.y), (val.X, val.y),
+                 TrainConfig(epochs=2, batch_size=8, lr=3e-3, progress=False), root / "run",
+                 meta=meta, seed=0)
+    test_and_report(model, test, list(baved.EMOTIONS), result, root / "run", paths)
     return root / "run", df, split
 
 

@@ -1,0 +1,348 @@
+"""One configuration per experiment: data, features, model, augmentation, training, and the run.
+
+``ExperimentConfig`` nests one dataclass per concern. Every field is an option of the script's
+command line, generated here from the dataclasses (``build_parser``): ``--lr`` sets
+``train.lr``, ``--n-mels`` sets ``features.n_mels``, ``--hidden`` sets ``model.options["hidden"]``
+(the model's own keyword arguments, read from its constructor's signature), and so on. The
+whole object, resolved, is written to the run's ``config.json`` (``to_dict``), and the seed
+lives in one place (``ExperimentConfig.seed``).
+
+A script passes its own defaults (``ExperimentConfig(...)``); ``demo_defaults`` are the
+smaller settings of a run on generated audio, applied only to the options the command line does
+not set, and printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..data.features import FeatureConfig
+from .cli_types import nonnegative_float, nonnegative_int, positive_float, positive_int
+from .training import TrainConfig
+
+
+@dataclass
+class DataConfig:
+    """Where the clips come from and how they are split.
+
+    Attributes
+    ----------
+    data : str or None
+        The corpus folder (default: the script's environment variable, else ./data/<corpus>).
+    manifest : str or None
+        A CSV with columns path,label[,speaker]: any dataset instead of the script's corpus.
+    demo : bool
+        Run on generated audio (written once into the cache folder).
+    target : str
+        What to classify (BAVED: emotion, gender or word; a manifest: its label).
+    split : {"random", "speaker"}
+        Random stratified, or speaker-independent (no speaker in two sets).
+    folds : int >= 0
+        K > 1: speaker-grouped K-fold cross-validation (implies ``split="speaker"``).
+    fractions : (float, float, float)
+        Train, validation and test shares of the clips.
+    duplicates : {"group", "drop", "refuse"}
+        Files with identical decoded samples (``data.duplicates``).
+    cache_dir : str
+        Feature and content-hash cache folder.
+    """
+
+    data: str | None = None
+    manifest: str | None = None
+    demo: bool = False
+    target: str = "emotion"
+    split: str = field(default="random", metadata={"choices": ("random", "speaker")})
+    folds: int = field(default=0, metadata={"type": nonnegative_int})
+    fractions: tuple = (0.8, 0.1, 0.1)
+    duplicates: str = field(default="group", metadata={"choices": ("group", "drop", "refuse")})
+    cache_dir: str = ".cache/features"
+
+
+@dataclass
+class AugmentConfig:
+    """Training-only augmentation and balance (after the split; validation and test stay clean).
+
+    Attributes
+    ----------
+    copies : float >= 0
+        Augmented copies per training clip (a fraction: a share of the clips get one).
+    snr_db : (float, float)
+        SNR range in dB of the additive white noise copies (first paper).
+    oversample : bool
+        Repeat minority-class training clips until the classes are balanced.
+    """
+
+    copies: float = field(default=2.0, metadata={"type": nonnegative_float})
+    snr_db: tuple = (15.0, 30.0)
+    oversample: bool = False
+
+
+@dataclass
+class ModelConfig:
+    """The model: a registered name and its constructor's keyword arguments.
+
+    Attributes
+    ----------
+    name : str
+        The model (``--model``).
+    options : dict
+        Keyword arguments of the model's constructor other than the input and class sizes,
+        each an option of its own (``--hidden 128``); unset ones keep the constructor's default.
+    """
+
+    name: str = ""
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything a run depends on (module docstring).
+
+    Attributes
+    ----------
+    data, features, model, augment, train
+        The sections.
+    seed : int >= 0
+        Seeds the split, the augmentation, the data order and the model's initial weights.
+    out : str or None
+        The run folder (default: runs/<dataset>_<protocol>).
+    resume : bool
+        Continue the interrupted run in the run folder.
+    overwrite : bool
+        Delete the run already in the run folder and start anew.
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = field(default=0, metadata={"type": nonnegative_int})
+    out: str | None = None
+    resume: bool = False
+    overwrite: bool = False
+
+
+SECTIONS = ("data", "features", "augment", "train")
+# fields that are not options: set by the script or by the data
+NOT_OPTIONS = {("train", "progress"), ("features", "n_frames")}
+# fields whose option has another name than the field
+OPTION_NAMES = {("features", "duration"): "duration", ("augment", "snr_db"): "snr-db"}
+MODEL_INPUTS = ("n_classes", "n_mels", "n_frames", "name")
+# positive numbers among the dataclasses' fields (checked on the command line)
+# options that take one value or several (a sweep: one run per value)
+SEVERAL = {"lr"}
+POSITIVE = {"epochs", "batch_size", "lr", "n_fft", "win_length", "hop_length", "n_mels", "sr",
+            "duration", "decay_steps"}
+NONNEGATIVE = {"patience", "plateau_patience", "weight_decay", "momentum", "min_lr", "fmin",
+               "copies", "seed", "folds"}
+
+
+def _base_type(annotation):
+    """``int`` for ``int``, ``int | None`` and ``"int | None"``; the optional flag."""
+    if isinstance(annotation, str):
+        optional = "None" in annotation
+        name = annotation.replace("| None", "").replace("None |", "").strip()
+        return {"int": int, "float": float, "str": str, "bool": bool, "tuple": tuple,
+                "dict": dict}.get(name, str), optional
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        real = [a for a in args if a is not type(None)]
+        return real[0], True
+    return annotation, False
+
+
+def _value_type(base, name: str, optional: bool, metadata):
+    conv = metadata.get("type")
+    if conv is None:
+        if base is int:
+            conv = (positive_int if name in POSITIVE else
+                    nonnegative_int if name in NONNEGATIVE else int)
+        elif base is float:
+            conv = (positive_float if name in POSITIVE else
+                    nonnegative_float if name in NONNEGATIVE else float)
+        else:
+            conv = base if base in (str,) else str
+    if not optional:
+        return conv
+
+    def maybe(text):
+        return None if text.lower() == "none" else conv(text)
+    maybe.__name__ = getattr(conv, "__name__", "value")
+    return maybe
+
+
+def field_help(cls) -> dict:
+    """``{field: first line of its description}`` from a dataclass's numpydoc ``Attributes``
+    section (the text of ``-h``)."""
+    doc = inspect.getdoc(cls) or ""
+    lines = doc.split("Attributes\n----------\n", 1)[-1].splitlines() if "Attributes" in doc else []
+    helps, current = {}, None
+    for line in lines:
+        if line and not line.startswith(" "):
+            current = line.split(" : ")[0].strip()
+            for name in current.split(","):
+                helps.setdefault(name.strip(), "")
+        elif current and line.strip():
+            for name in current.split(","):
+                if not helps[name.strip()]:
+                    helps[name.strip()] = line.strip()
+    return helps
+
+
+def _add_field(group, f: dataclasses.Field, default, dest: str, option: str,
+               helps: dict) -> None:
+    base, optional = _base_type(f.type)
+    help_text = f.metadata.get("help", helps.get(f.name, ""))
+    if default is not None and base is not bool:
+        help_text += f" (default: {' '.join(map(str, default)) if isinstance(default, tuple) else default})"
+    metavar = option.upper().replace("-", "_")
+    if base is bool:
+        group.add_argument(f"--{option}", dest=dest, action=argparse.BooleanOptionalAction,
+                           default=default, help=help_text)
+    elif base is tuple:
+        item = type(default[0]) if default else str
+        group.add_argument(f"--{option}", dest=dest, nargs=len(default) if default else "+",
+                           type=item, default=default, help=help_text, metavar=metavar)
+    else:
+        group.add_argument(f"--{option}", dest=dest, default=default,
+                           type=_value_type(base, f.name, optional, f.metadata),
+                           choices=f.metadata.get("choices"), help=help_text,
+                           nargs="+" if option in SEVERAL else None,
+                           metavar=None if f.metadata.get("choices") else metavar)
+
+
+def model_options(factory) -> dict:
+    """Keyword arguments of a model constructor (``inspect.signature``) with their defaults,
+    the input and class sizes left out."""
+    params = inspect.signature(factory).parameters
+    return {k: p.default for k, p in params.items()
+            if k not in MODEL_INPUTS and p.default is not inspect.Parameter.empty}
+
+
+def build_parser(defaults: ExperimentConfig, model_defaults: dict, description: str = "",
+                 epilog: str = "") -> argparse.ArgumentParser:
+    """The command line of a script: one option per field of ``defaults`` (module docstring).
+
+    Parameters
+    ----------
+    defaults : ExperimentConfig
+        The script's defaults (shown by ``-h``).
+    model_defaults : dict
+        The model's keyword arguments and defaults (``model_options``), one option each.
+    description, epilog : str
+        Text of ``-h``.
+    """
+    p = argparse.ArgumentParser(description=description, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    for section in SECTIONS:
+        group = p.add_argument_group(section)
+        obj = getattr(defaults, section)
+        helps = field_help(type(obj))
+        for f in dataclasses.fields(obj):
+            if (section, f.name) in NOT_OPTIONS:
+                continue
+            option = OPTION_NAMES.get((section, f.name), f.name.replace("_", "-"))
+            _add_field(group, f, getattr(obj, f.name), f"{section}.{f.name}", option, helps)
+    group = p.add_argument_group("model (the keyword arguments of its constructor)")
+    for name, default in model_defaults.items():
+        option = name.replace("_", "-")
+        common = dict(dest=f"model.{name}", default=default, metavar=name.upper(),
+                      help=f"(default: {default})")
+        if isinstance(default, bool):
+            group.add_argument(f"--{option}", dest=f"model.{name}", default=default,
+                               action=argparse.BooleanOptionalAction)
+        elif isinstance(default, tuple):
+            group.add_argument(f"--{option}", nargs=len(default), type=type(default[0]),
+                               **common)
+        elif default is None or isinstance(default, str):
+            group.add_argument(f"--{option}", **common)
+        else:
+            group.add_argument(f"--{option}", type=type(default), **common)
+    run = p.add_argument_group("run")
+    helps = field_help(ExperimentConfig)
+    for f in dataclasses.fields(defaults):
+        if f.name in SECTIONS or f.name == "model":
+            continue
+        _add_field(run, f, getattr(defaults, f.name), f.name, f.name.replace("_", "-"), helps)
+    return p
+
+
+def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
+                   model_name: str) -> ExperimentConfig:
+    """The ``ExperimentConfig`` of parsed options (nested back into their sections).
+
+    Raises
+    ------
+    ValueError
+        A section rejects a combination of values (e.g. ``win_length > n_fft``); scripts turn
+        it into an ``error:`` line (``parser.error``).
+    """
+    values = dict(vars(ns))
+    for key in [k for k in values if k.split(".")[-1] in SEVERAL]:
+        if isinstance(values[key], list):                 # the first value of a sweep
+            values[key] = values[key][0]
+    sections = {}
+    for section in SECTIONS:
+        obj = getattr(defaults, section)
+        changes = {f.name: values[f"{section}.{f.name}"] for f in dataclasses.fields(obj)
+                   if f"{section}.{f.name}" in values}
+        sections[section] = dataclasses.replace(obj, **changes)
+    options = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("model.")}
+    top = {f.name: values[f.name] for f in dataclasses.fields(defaults) if f.name in values}
+    return ExperimentConfig(model=ModelConfig(model_name, options), **sections, **top)
+
+
+def explicit_options(argv) -> set:
+    """The option names typed on the command line (``--lr 0.1`` and ``--lr=0.1`` give ``lr``)."""
+    return {a[2:].split("=")[0] for a in (argv or []) if a.startswith("--")}
+
+
+def apply_demo_defaults(cfg: ExperimentConfig, demo: dict, argv) -> list[str]:
+    """Apply the demo's smaller settings to the options not on the command line.
+
+    Parameters
+    ----------
+    cfg : ExperimentConfig
+        Changed in place.
+    demo : dict
+        ``{"train.epochs": 6, "augment.copies": 1, ...}``.
+    argv : list of str
+        The command line, to leave what the user typed alone.
+
+    Returns
+    -------
+    list of str
+        ``"--epochs 6 (default 40)"`` for each setting applied, to print.
+    """
+    typed = explicit_options(argv)
+    shown = []
+    for key, value in demo.items():
+        section, name = key.split(".")
+        option = OPTION_NAMES.get((section, name), name.replace("_", "-"))
+        if option in typed:
+            continue
+        obj = getattr(cfg, section)
+        old = getattr(obj, name)
+        setattr(cfg, section, dataclasses.replace(obj, **{name: value}))
+        shown.append(f"--{option} {value} (default {old})")
+    return shown
+
+
+def to_dict(cfg) -> dict:
+    """The configuration as JSON-able nested dicts (paths as strings)."""
+    def clean(v):
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        if isinstance(v, Path):
+            return str(v)
+        return v
+    return clean(asdict(cfg))

@@ -1,0 +1,65 @@
+"""``import minitorch_ser as mt``: the subpackages are reachable as attributes (as in torch), and
+the import stays light (NumPy only; pandas, scipy and soundfile load with ``mt.data``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import minitorch_ser as mt
+
+HEAVY = ("pandas", "scipy", "soundfile", "matplotlib")
+
+
+def _fresh(code: str) -> dict:
+    """Run ``code`` in a new interpreter and return the JSON it prints."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_subpackages_resolve_as_attributes():
+    from minitorch_ser.data import splits
+    from minitorch_ser.nn.linear import Linear
+    from minitorch_ser.optim.adam import Adam
+
+    assert mt.nn.Linear is Linear
+    assert mt.optim.Adam is Adam
+    assert mt.data.splits is splits
+    assert mt.models.__name__ == "minitorch_ser.models" and mt.app.__name__ == "minitorch_ser.app"
+    layer = mt.nn.Linear(3, 2)
+    opt = mt.optim.Adam(layer.parameters(), lr=0.1)
+    assert len(opt.param_groups[0]["params"]) == 2
+
+
+def test_an_unknown_attribute_raises_attribute_error_naming_it():
+    with pytest.raises(AttributeError, match="'minitorch_ser' has no attribute 'nonexistent'"):
+        mt.nonexistent  # noqa: B018
+    assert not hasattr(mt, "nonexistent")
+
+
+def test_dir_lists_the_lazy_subpackages():
+    assert {"nn", "optim", "data", "models", "app", "Tensor"} <= set(dir(mt))
+
+
+def test_import_loads_nn_and_optim_but_no_heavy_dependency():
+    loaded = _fresh(
+        "import json, sys\n"
+        "import minitorch_ser as mt\n"
+        f"print(json.dumps({{m: m in sys.modules for m in {HEAVY + ('minitorch_ser.nn', 'minitorch_ser.optim', 'minitorch_ser.data')!r}}}))\n")
+    assert loaded["minitorch_ser.nn"] and loaded["minitorch_ser.optim"]
+    assert not any(loaded[m] for m in HEAVY + ("minitorch_ser.data",)), loaded
+
+
+def test_first_access_to_data_imports_it_and_its_dependencies():
+    # the other half of the test above: the lazy path really loads the module
+    loaded = _fresh(
+        "import json, sys\n"
+        "import minitorch_ser as mt\n"
+        "mt.data.splits\n"
+        "print(json.dumps({m: m in sys.modules for m in ('pandas', 'minitorch_ser.data')}))\n")
+    assert loaded == {"pandas": True, "minitorch_ser.data": True}
