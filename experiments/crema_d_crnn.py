@@ -84,8 +84,13 @@ PAPER = {
 }
 
 
-# The paper's optimisation per model (Adam with an exponential decay of the learning rate,
-# applied per batch; gradient clipping by value or by norm).
+# The paper's optimisation per model, as TrainConfig fields: Adam with Keras'
+# ExponentialDecay(initial_learning_rate, decay_steps, decay_rate, staircase=True) stepped once
+# per batch. 'gru': section 3.3; 'lstm': section 3.4 ("all of the training parameters ... were
+# the same as during the training of the GRU model"); 'lstm_reg': section 3.5. The paper does
+# not mention gradient clipping; the clipping values (by value 5.0, by global norm 1.0) are the
+# project's. Shared by the three (section 3.3): 50 epochs, batch 32, cross-entropy, early
+# stopping on validation loss with patience 15 restoring the best weights.
 TRAINING = {
     "gru": dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True, clip_grad_value=5.0),
     "lstm": dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True, clip_grad_value=5.0),

@@ -278,11 +278,30 @@ def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
                    model_name: str) -> ExperimentConfig:
     """The ``ExperimentConfig`` of parsed options (nested back into their sections).
 
+    Parameters
+    ----------
+    ns : argparse.Namespace
+        ``build_parser(defaults, ...).parse_args(argv)``: attributes ``"<section>.<field>"``
+        (``"train.lr"``), ``"model.<keyword>"`` and the run fields (``seed``, ``out``, ...).
+        A sweep option (``SEVERAL``, e.g. ``--lr 0.1 0.01``) given as a list contributes its
+        first value. Fields absent from ``ns`` keep the value in ``defaults``.
+    defaults : ExperimentConfig
+        The script's defaults, the base every section is replaced from (not modified).
+    model_name : str
+        Registered model name, stored as ``model.name``.
+
+    Returns
+    -------
+    ExperimentConfig
+        New sections (``dataclasses.replace``); ``model.options`` holds every ``model.*``
+        entry of ``ns``.
+
     Raises
     ------
     ValueError
-        A section rejects a combination of values (e.g. ``win_length > n_fft``); scripts turn
-        it into an ``error:`` line (``parser.error``).
+        A section that checks its fields (``FeatureConfig``, ``TrainConfig``) rejects a value
+        or a combination of values (e.g. ``win_length > n_fft``); scripts turn it into an
+        ``error:`` line (``parser.error``).
     """
     values = dict(vars(ns))
     for key in [k for k in values if k.split(".")[-1] in SEVERAL]:

@@ -188,7 +188,44 @@ def test_and_report(model, test, class_names, result: FitResult, out_dir, paths,
 
 
 def write_reports(out_dir, y_true, test_eval, class_names, history, paths=None) -> dict:
-    """metrics.json body, report.txt, confusion_matrix.csv, predictions.csv and the figures."""
+    """metrics.json body, report.txt, confusion_matrix.csv, predictions.csv and the figures.
+
+    Writes into ``out_dir``: ``report.txt`` (``metrics.classification_report`` with the
+    one-vs-rest accuracy column, then ``per_class_accuracy_lines``), ``confusion_matrix.csv``
+    (rows ``true_<name>``, columns ``pred_<name>``), ``predictions.csv`` (only with ``paths``:
+    path, true, pred and one ``p_<name>`` column per class) and, with matplotlib,
+    ``confusion_matrix.png`` and ``curves.png``. ``metrics.json`` itself is left to the
+    caller (``test_and_report``).
+
+    Parameters
+    ----------
+    out_dir : str or path
+        The run folder; it must exist.
+    y_true : (M,) int
+        Test labels in ``[0, K)``.
+    test_eval : EvalResult
+        ``evaluate`` on the same M clips: ``predictions : (M,)``, ``probabilities : (M, K)``.
+    class_names : list of str, (K,)
+        Names of the classes, in class-index order.
+    history : list of dict
+        ``FitResult.history``, for ``curves.png`` (empty: no curves).
+    paths : sequence of str, (M,), or None
+        File of each test clip, for ``predictions.csv`` (None: not written).
+
+    Returns
+    -------
+    dict
+        ``metrics.classification_metrics`` of the test set (accuracy, macro and weighted
+        averages, per class figures, confusion matrix, class names).
+
+    Raises
+    ------
+    ValueError
+        Labels or predictions not 1-D integers in ``[0, K)``, or of different lengths
+        (``metrics``); ``paths`` of another length than ``y_true``.
+    OSError
+        A file cannot be written (e.g. ``out_dir`` does not exist).
+    """
     out_dir = Path(out_dir)
     k = len(class_names)
     y_pred = test_eval.predictions

@@ -240,10 +240,23 @@ class Predictor:
     def load(cls, path, batch_size: int = 16) -> "Predictor":
         """Rebuild a predictor from a run folder (its ``best.ckpt``) or a checkpoint file.
 
+        Parameters
+        ----------
+        path : str or path
+            A run folder or a checkpoint file (``checkpoint.load_checkpoint``).
+        batch_size : int > 0
+            Clips (or stream windows) featurized and scored together.
+
+        Returns
+        -------
+        Predictor
+            With ``source`` set to ``path``; the model in eval mode.
+
         Raises
         ------
         CheckpointError
-            Naming the file and what differs from what this version expects (module docstring).
+            Naming the file and what differs from what this version expects (module docstring);
+            also for a ``batch_size`` that is not a positive integer (``from_checkpoint``).
         """
         checkpoint = load_checkpoint(path)
         name = os.fspath(path)
@@ -256,7 +269,32 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: dict, batch_size: int = 16) -> "Predictor":
-        """Rebuild a predictor from a loaded checkpoint dict (``checkpoint.load_checkpoint``)."""
+        """Rebuild a predictor from a loaded checkpoint dict (``checkpoint.load_checkpoint``).
+
+        Parameters
+        ----------
+        checkpoint : dict
+            Needs ``model_class``, ``model_config``, ``model_state`` and ``meta``, a dict with
+            ``class_names``, ``feature_config`` (``FeatureConfig.to_dict()``) and
+            ``standardizer`` (``Standardizer.state_dict()``).
+        batch_size : int > 0
+            Clips (or stream windows) featurized and scored together.
+
+        Returns
+        -------
+        Predictor
+            ``source`` is None (``load`` sets it).
+
+        Raises
+        ------
+        CheckpointError
+            Saying what is missing or differs (module docstring), without the file's name: a
+            required key or ``meta`` entry missing, ``meta`` not a dict, feature parameters
+            unknown, missing or invalid, standardizer statistics missing or invalid, non-finite
+            weights, a model that cannot be built; and, converted from ``ValueError``, parts
+            that do not fit together (``check_compatible``) or a ``batch_size`` that is not a
+            positive integer.
+        """
         missing = [k for k in REQUIRED_KEYS if k not in checkpoint]
         if missing:
             raise CheckpointError(f"has no {', '.join(map(repr, missing))}: it does not hold a "
@@ -286,6 +324,24 @@ class Predictor:
 
         Resample to ``feature_config.sr``, then ``features.fit_wave`` (z-normalize if the
         checkpoint says so, zero-pad or trim the end to ``n_samples``), as training did.
+
+        Parameters
+        ----------
+        y : (L,) float, L >= 1
+            Mono samples, all finite (converted to float32).
+        sr : int > 0
+            Their sample rate in Hz (truncated by ``int()``: ``16000.0`` is accepted).
+
+        Returns
+        -------
+        (feature_config.n_samples,) float32
+            ``n_samples = round(sr * duration)`` at the checkpoint's rate.
+
+        Raises
+        ------
+        ValueError
+            ``y`` not 1-D, empty, or holding NaN or inf; ``sr`` not convertible by ``int()``
+            or below 1 (``dsp.resample``).
         """
         cfg = self.feature_config
         y = np.asarray(y, dtype=np.float32)
@@ -505,11 +561,29 @@ class Predictor:
     def explain_wave(self, y: np.ndarray, sr: int) -> Explanation:
         """``explain`` for an in-memory mono clip at rate ``sr``.
 
+        The clip goes through ``prepare_wave`` (padded or trimmed to the training clip), then
+        one forward pass; the weights are the model's ``attention_weights()`` of that pass.
+
+        Parameters
+        ----------
+        y : (L,) float, L >= 1
+            Mono samples, all finite.
+        sr : int > 0
+            Their sample rate in Hz (resampled to the checkpoint's).
+
+        Returns
+        -------
+        Explanation
+            ``weights : (T,)``, ``step_start_s, step_end_s : (T,)`` in seconds, ``mel :
+            (n_mels, n_frames)`` in dB; ``prediction.source`` is ``"wave"`` and
+            ``prediction.duration`` is ``L / sr`` seconds (before padding or trimming).
+
         Raises
         ------
         ValueError
             If the model has no ``attention_weights()``: only models that pool over time with
-            attention weights (``ParallelCNNLSTMAttention``) can be explained this way.
+            attention weights (``ParallelCNNLSTMAttention``) can be explained this way; or for
+            a clip or ``sr`` that ``prepare_wave`` refuses.
         """
         weights_of = getattr(self.model, "attention_weights", None)
         if not callable(weights_of):
@@ -539,6 +613,30 @@ def check_compatible(model, class_names, config: FeatureConfig, standardizer: St
     ``(1, *config.shape)`` without changing it; the model's ``config['n_mels' | 'n_frames']``
     (when it has them) equal to the features'; one forward pass of zeros of that shape giving
     logits ``(1, len(class_names))``.
+
+    Parameters
+    ----------
+    model : Module
+        The classifier; put back in the training mode it had after the forward pass (run in
+        eval mode under ``no_grad``).
+    class_names : sequence of str, (K,), K >= 2
+        Distinct names of the outputs.
+    config : FeatureConfig
+        Gives the feature shape ``(C, n_mels, n_frames) = config.shape``.
+    standardizer : Standardizer
+        Fitted: ``mean_`` and ``std_`` broadcast to ``(1, C, n_mels, n_frames)`` unchanged.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    ValueError
+        Fewer than two or repeated class names; an unfitted standardizer or statistics of
+        another shape; ``model.config['n_mels' | 'n_frames']`` differing from the features';
+        a forward pass that raises ``ValueError`` or ``IndexError``; logits of another shape
+        than ``(1, K)``.
     """
     if len(class_names) < 2 or len(set(class_names)) != len(class_names):
         raise ValueError(f"class_names={list(class_names)} must be >= 2 distinct names")

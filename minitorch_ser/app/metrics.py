@@ -87,7 +87,23 @@ def confusion_matrix(y_true, y_pred, n_classes: int | None = None) -> np.ndarray
 
 
 def accuracy(y_true, y_pred) -> float:
-    """Fraction of predictions equal to the truth, ``mean(y_true == y_pred)`` (0.0 when empty)."""
+    """Fraction of predictions equal to the truth, ``mean(y_true == y_pred)`` (0.0 when empty).
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) int
+        Class indices (floats with integer values are accepted); any range.
+
+    Returns
+    -------
+    float in [0, 1]
+        Share of the ``N`` pairs that agree (the overall accuracy); 0.0 when ``N = 0``.
+
+    Raises
+    ------
+    ValueError
+        An input that is not 1-D, holds non-integer values, or lengths that differ.
+    """
     t, p = _as_labels(y_true, "y_true"), _as_labels(y_pred, "y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has {t.size} labels but y_pred has {p.size}: they must match")
@@ -243,6 +259,30 @@ def per_class_accuracy_lines(y_true, y_pred, target_names, n_classes: int | None
     This is the share of the class's clips classified correctly (its recall), the per-class
     "accuracy" printed by the second paper; a class without clips has no such share and shows
     ``NEU: not in the test set (0/0)``.
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) int
+        Class indices in ``[0, K)``.
+    target_names : sequence of str, (K,)
+        Class names, one line each, in class-index order.
+    n_classes : int > 0, optional
+        ``K`` (default, and when 0: ``len(target_names)``); must not be below
+        ``len(target_names)``.
+
+    Returns
+    -------
+    str
+        ``len(target_names)`` lines joined by ``"\\n"`` (no trailing newline); the recall is
+        printed with 4 decimals.
+
+    Raises
+    ------
+    ValueError
+        From ``confusion_matrix``: inputs not 1-D or not integer, lengths that differ, or a
+        class outside ``[0, K)``.
+    IndexError
+        ``n_classes < len(target_names)``.
     """
     cm = confusion_matrix(y_true, y_pred, n_classes or len(target_names))
     support = cm.sum(axis=1)

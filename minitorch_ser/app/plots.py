@@ -28,7 +28,28 @@ def available() -> bool:
 
 
 def training_curves(history: list, path):
-    """Loss and accuracy per epoch, train and validation, from ``fit``'s history rows."""
+    """Loss and accuracy per epoch, train and validation, from ``fit``'s history rows.
+
+    Parameters
+    ----------
+    history : list of dict
+        One row per epoch (``FitResult.history``) with keys ``epoch``, ``train_loss``,
+        ``val_loss``, ``train_acc``, ``val_acc``; empty: nothing is drawn.
+    path : str or path
+        The PNG to write (120 dpi); its folder must exist.
+
+    Returns
+    -------
+    Path or None
+        ``path``; None (nothing written) without matplotlib or with an empty ``history``.
+
+    Raises
+    ------
+    KeyError
+        A row lacks one of the keys above.
+    OSError
+        The file cannot be written (from ``savefig``).
+    """
     plt = _pyplot()
     if plt is None or not history:
         return None
@@ -51,7 +72,31 @@ def training_curves(history: list, path):
 
 
 def confusion_matrix(cm: np.ndarray, class_names, path, title: str = "confusion matrix"):
-    """Heat map of a confusion matrix (rows: true class, columns: predicted) with counts."""
+    """Heat map of a confusion matrix (rows: true class, columns: predicted) with counts.
+
+    Parameters
+    ----------
+    cm : (K, K) int array-like
+        ``cm[i, j]``: clips of true class ``i`` predicted as ``j`` (``metrics.confusion_matrix``).
+    class_names : sequence of str, (K,)
+        Tick labels of both axes.
+    path : str or path
+        The PNG to write (120 dpi); its folder must exist.
+    title : str
+        Title above the matrix.
+
+    Returns
+    -------
+    Path or None
+        ``path``; None (nothing written) without matplotlib.
+
+    Raises
+    ------
+    IndexError
+        ``cm`` is smaller than ``(K, K)``.
+    OSError
+        The file cannot be written (from ``savefig``).
+    """
     plt = _pyplot()
     if plt is None:
         return None
@@ -77,7 +122,34 @@ def confusion_matrix(cm: np.ndarray, class_names, path, title: str = "confusion 
 
 def spectrogram_with_weights(mel: np.ndarray, weights: np.ndarray, path, hop_seconds: float,
                              title: str = "log-mel and attention over time"):
-    """Log-mel (n_mels, n_frames) above the attention weights over the pooled time steps."""
+    """Log-mel (n_mels, n_frames) above the attention weights over the pooled time steps.
+
+    The time axis spans ``duration = n_frames * hop_seconds``; weight ``t`` of ``T`` is a bar
+    over ``[t, t + 1) * duration / T`` seconds.
+
+    Parameters
+    ----------
+    mel : (n_mels, n_frames) float
+        The log-mel in dB (``Explanation.mel``), drawn with mel bin 0 at the bottom.
+    weights : (T,) float, T >= 1
+        Attention pooling weights over the model's time steps (``Explanation.weights``).
+    path : str or path
+        The PNG to write (120 dpi); its folder must exist.
+    hop_seconds : float > 0
+        Seconds between frames, ``hop_length / sr``.
+    title : str
+        Title above the log-mel.
+
+    Returns
+    -------
+    Path or None
+        ``path``; None (nothing written) without matplotlib.
+
+    Raises
+    ------
+    OSError
+        The file cannot be written (from ``savefig``).
+    """
     plt = _pyplot()
     if plt is None:
         return None

@@ -86,6 +86,7 @@ class RunLock:
         self.out, self._fd = out, fd
 
     def release(self) -> None:
+        """Unlock and close the lock file (``.lock`` stays); a second call does nothing."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
@@ -198,7 +199,30 @@ def fingerprint(settings: dict, content_hashes, labels, split: dict) -> dict:
 
 
 def fingerprint_differences(stored: dict | None, current: dict) -> list[str]:
-    """Human-readable differences between a checkpoint's fingerprint and this run's."""
+    """Human-readable differences between a checkpoint's fingerprint and this run's.
+
+    Parameters
+    ----------
+    stored : dict or None
+        The checkpoint's ``meta["fingerprint"]`` (``fingerprint``); None or empty for a
+        checkpoint written before fingerprints existed.
+    current : dict
+        This run's ``fingerprint(...)``: keys ``n_files``, ``data``, ``labels``, ``split``,
+        ``settings``.
+
+    Returns
+    -------
+    list of str
+        Empty when the runs are the same; else, in order, ``"files: 120 -> 118"``, ``"audio
+        content differ"`` / ``"labels differ"`` / ``"split differ"``, then one
+        ``"--n-mels: 128 -> 64"`` per setting that differs (settings compared by their last
+        key, nested sections flattened); a single line when ``stored`` is empty.
+
+    Raises
+    ------
+    KeyError
+        ``current`` lacks one of its keys.
+    """
     if not stored:
         return ["the checkpoint carries no fingerprint (written by an older version)"]
     diffs = []
@@ -226,10 +250,20 @@ def check_resume(run_dir, current: dict) -> None:
 
     Reads the fingerprint of ``run_dir/last.ckpt`` (nothing to check when it does not exist).
 
+    Parameters
+    ----------
+    run_dir : str or path
+        The run folder to resume.
+    current : dict
+        This run's ``fingerprint(...)``.
+
     Raises
     ------
     RunFolderError
-        The fingerprints differ; the message lists every difference and the way on.
+        The fingerprints differ (or ``last.ckpt`` has none); the message lists every
+        difference (``fingerprint_differences``) and the way on.
+    CheckpointError
+        ``last.ckpt`` cannot be read (``checkpoint.load_checkpoint``).
     """
     from .checkpoint import load_checkpoint       # checkpoints know models; keep this light
 
@@ -285,7 +319,22 @@ def resume_command(argv=None) -> str:
 
 
 def interrupted_message(run_dir, argv=None) -> str:
-    """``interrupted at epoch k; continue with: <command> --resume``."""
+    """``interrupted at epoch k; continue with: <command> --resume``.
+
+    Parameters
+    ----------
+    run_dir : str or path or None
+        The run being trained: ``k`` is one more than the rows of its ``history.csv``
+        (``completed_epochs``); None gives ``k = 1``.
+    argv : list of str or None
+        The whole command, script first (``command_line``); None: ``sys.argv``. It is
+        repeated with ``--resume`` added and ``--overwrite`` removed (``resume_command``).
+
+    Returns
+    -------
+    str
+        One line, without a newline.
+    """
     epoch = completed_epochs(run_dir) + 1 if run_dir is not None else 1
     return f"interrupted at epoch {epoch}; continue with: {resume_command(argv)}"
 
@@ -317,6 +366,28 @@ def guarded(body, cfg, argv=None) -> int:
       whose message names the file): one ``error: ...`` line, 2.
 
     ``state`` also keeps what must live as long as the run (the folder's ``RunLock``).
+
+    Parameters
+    ----------
+    body : callable
+        ``body(cfg, state) -> int``, the script's work; SIGTERM raises ``Interrupted`` in it
+        (``signals_as_exceptions``). It may set ``state["run_dir"]`` and ``state["lock"]``
+        (released here on the way out, however ``body`` ends).
+    cfg : object
+        Passed to ``body`` unchanged (the script's ``ExperimentConfig``).
+    argv : list of str or None
+        The arguments after the script's name, for the command printed to continue
+        (``command_line``); None: ``sys.argv``.
+
+    Returns
+    -------
+    int
+        ``body``'s result; 130 (Ctrl-C) or 143 (SIGTERM); 2 after an ``error:`` line.
+
+    Raises
+    ------
+    OSError
+        Other than ENOSPC or EDQUOT, re-raised; so is any other exception of ``body``.
     """
     from .checkpoint import CheckpointError       # checkpoints know models; keep this light
 

@@ -196,6 +196,28 @@ class FitResult:
 
 
 def make_optimizer(model, config: TrainConfig):
+    """The optimizer ``config.optimizer`` names, over all of ``model.parameters()``.
+
+    Parameters
+    ----------
+    model : Module
+        Has at least one parameter.
+    config : TrainConfig
+        ``optimizer`` (``"adam"``; any other value gives SGD), ``lr``, ``weight_decay`` and,
+        for SGD, ``momentum``.
+
+    Returns
+    -------
+    Adam or SGD
+        ``Adam(lr, weight_decay)`` with its default betas and eps, or ``SGD(lr, momentum,
+        weight_decay)``.
+
+    Raises
+    ------
+    ValueError
+        ``model`` has no parameter, or ``lr``, ``weight_decay`` or ``momentum`` is negative
+        (checked by the optimizer).
+    """
     if config.optimizer == "adam":
         return Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
@@ -203,6 +225,33 @@ def make_optimizer(model, config: TrainConfig):
 
 
 def make_scheduler(optimizer, config: TrainConfig):
+    """The learning-rate scheduler ``config.scheduler`` names, or None.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        The optimizer whose groups' ``"lr"`` the scheduler sets.
+    config : TrainConfig
+        ``scheduler`` and its settings: ``plateau_factor``, ``plateau_patience`` and
+        ``min_lr`` for ``"plateau"``; ``lr``, ``decay_steps``, ``decay_rate`` and
+        ``staircase`` for ``"exponential"``.
+
+    Returns
+    -------
+    ReduceLROnPlateau or ExponentialDecay or None
+        ``"plateau"``: ``ReduceLROnPlateau(mode="min")``, to ``step(val_loss)`` once per epoch;
+        ``"exponential"``: ``ExponentialDecay`` (which sets the lr to ``config.lr`` now), to
+        ``step()`` once per batch; any other value: None.
+
+    Raises
+    ------
+    ValueError
+        A setting the scheduler refuses: ``plateau_factor`` outside ``[0, 1)``,
+        ``plateau_patience`` not an int >= 0, ``min_lr < 0``; ``decay_steps <= 0``,
+        ``decay_rate <= 0``.
+    TypeError
+        ``optimizer`` is not an ``Optimizer`` (when a scheduler is made).
+    """
     if config.scheduler == "plateau":
         return ReduceLROnPlateau(optimizer, mode="min", factor=config.plateau_factor,
                                  patience=config.plateau_patience, min_lr=config.min_lr)
@@ -214,7 +263,25 @@ def make_scheduler(optimizer, config: TrainConfig):
 
 def clip_gradients(model, config: TrainConfig) -> None:
     """Clip the gradients as ``config`` says: by value first, then by global norm (each only
-    when set)."""
+    when set).
+
+    ``g <- clip(g, -c, c)`` elementwise with ``c = clip_grad_value``, then
+    ``g <- g * min(1, max_norm / (||g||_2 + 1e-6))`` over all gradients joined, with
+    ``max_norm = clip_grad_norm`` (``optim.clip_grad_value_``, ``optim.clip_grad_norm_``).
+
+    Parameters
+    ----------
+    model : Module
+        Its parameters' ``grad`` arrays are changed in place (parameters without one are
+        skipped).
+    config : TrainConfig
+        ``clip_grad_value`` and ``clip_grad_norm``: float >= 0, or None to skip that step.
+
+    Raises
+    ------
+    ValueError
+        ``clip_grad_value`` or ``clip_grad_norm`` is negative (or NaN).
+    """
     if config.clip_grad_value is not None:
         clip_grad_value_(model.parameters(), config.clip_grad_value)
     if config.clip_grad_norm is not None:
@@ -228,7 +295,35 @@ def regularization_loss(model):
 
 
 def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 64) -> EvalResult:
-    """Mean cross-entropy, accuracy, predictions and probabilities, in eval mode, no graph."""
+    """Mean cross-entropy, accuracy, predictions and probabilities, in eval mode, no graph.
+
+    ``loss = (1/N) sum_n -log p[n, y_n]`` with ``p = softmax(model(X))``; the model's training
+    mode is restored afterwards.
+
+    Parameters
+    ----------
+    model : Module
+        Maps a batch ``(B, ...)`` to logits ``(B, K)``.
+    X : (N, ...) float
+        Features, e.g. ``(N, C, n_mels, n_frames)`` standardized.
+    y : (N,) int
+        Class indices in ``[0, K)``.
+    batch_size : int > 0
+        Examples per forward pass.
+
+    Returns
+    -------
+    EvalResult
+        ``loss`` (0.0 when ``N = 0``), ``accuracy`` in [0, 1] (0.0 when ``N = 0``),
+        ``predictions : (N,)`` argmax classes, ``probabilities : (N, K)`` (``(0, 0)`` when
+        ``N = 0``).
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is 0, or ``cross_entropy`` refuses ``y`` (not integer, wrong length,
+        a class outside ``[0, K)`` other than its ``ignore_index`` -100).
+    """
     was_training = model.training
     model.eval()
     losses, probs = [], []
@@ -266,7 +361,20 @@ class EpochMeter:
         self.progress = Progress(n_batches, f"epoch {epoch}/{epochs}", "batches", enabled)
 
     def update(self, loss: float, logits: Tensor, y: np.ndarray) -> None:
-        """Add one batch: its mean ``loss``, ``logits : (B, K)`` and labels ``y : (B,)``."""
+        """Add one batch: its mean ``loss``, ``logits : (B, K)`` and labels ``y : (B,)``.
+
+        The running figures become ``loss = sum_b loss_b B_b / sum_b B_b`` and ``accuracy =
+        #{argmax logits = y} / sum_b B_b``; the progress line advances by one batch.
+
+        Parameters
+        ----------
+        loss : float
+            Mean cross-entropy of the batch (weighted by ``B`` here).
+        logits : Tensor, (B, K)
+            The model's outputs for the batch; only ``.data`` is read.
+        y : (B,) int
+            Class indices of the batch.
+        """
         self.total_loss += loss * len(y)
         self.correct += int((logits.data.argmax(axis=1) == y).sum())
         self.seen += len(y)
@@ -275,10 +383,12 @@ class EpochMeter:
 
     @property
     def loss(self) -> float:
+        """Mean training loss per example over the batches so far (0.0 before the first)."""
         return self.total_loss / max(self.seen, 1)
 
     @property
     def accuracy(self) -> float:
+        """Share in [0, 1] of the examples so far classified correctly (0.0 before the first)."""
         return self.correct / max(self.seen, 1)
 
     def close(self) -> None:
@@ -379,14 +489,47 @@ class TrainingRun:
                 f"|weight| {largest:.3g}, in {name})")
 
     def check_loss(self, value: float, inputs: np.ndarray, epoch: int, batch: int) -> None:
-        """Raise ``TrainingDiverged`` if the batch loss ``value`` is NaN or infinite."""
+        """Raise ``TrainingDiverged`` if the batch loss ``value`` is NaN or infinite.
+
+        Call it before ``backward``. The message names the likely cause: the first
+        non-finite weight, buffer or optimizer state, else the first batch row with NaN or
+        inf features, else an overflow of the activations (with the largest ``|weight|``).
+
+        Parameters
+        ----------
+        value : float
+            The batch's training objective (``loss.item()``).
+        inputs : (B, ...) ndarray
+            The batch's features (``xb``), searched for non-finite rows.
+        epoch, batch : int >= 1
+            Where training is (1-based), for the message.
+
+        Raises
+        ------
+        TrainingDiverged
+            ``value`` is NaN or +-inf.
+        """
         if not math.isfinite(value):
             raise self._diverged(f"non-finite loss ({value}) at epoch {epoch}, batch {batch}: "
                                  f"{self._culprit(inputs, 'clips of the batch')}")
 
     def check_gradients(self, epoch: int, batch: int, loss: float | None = None) -> None:
         """Raise ``TrainingDiverged`` if a gradient holds NaN or inf (call it before clipping,
-        which would turn an infinity into a finite value); ``loss`` is quoted."""
+        which would turn an infinity into a finite value); ``loss`` is quoted.
+
+        Parameters
+        ----------
+        epoch, batch : int >= 1
+            Where training is (1-based), for the message.
+        loss : float or None
+            The batch's loss, quoted in the message when given.
+
+        Raises
+        ------
+        TrainingDiverged
+            Naming the first parameter (in ``model.named_parameters()`` order) whose
+            gradient is not finite; parameters without a gradient are skipped.
+        """
         bad = first_non_finite((name, p.grad) for name, p in self.named_params)
         if bad is not None:
             at = f" (loss {loss:.4g})" if loss is not None else ""

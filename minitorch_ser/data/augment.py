@@ -242,7 +242,30 @@ class WaveAugment:
             raise ValueError(f"sr={self.sr} must be > 0")
 
     def draw(self, n: int, rng) -> dict:
-        """The per-copy shifts ``{"semitones": (n,), "gain_db": (n,)}`` (float64)."""
+        """The per-copy shifts ``{"semitones": (n,), "gain_db": (n,)}`` (float64).
+
+        ``s ~ U[-semitones, semitones]`` and ``g ~ U[-gain_db, gain_db]``, independently per
+        copy (the noise amplitude is drawn later, in ``apply``).
+
+        Parameters
+        ----------
+        n : int >= 0
+            Number of copies.
+        rng : numpy.random.Generator or int or None
+            Source of the draws (``as_rng``).
+
+        Returns
+        -------
+        dict of str -> (n,) float64
+            ``"semitones"``: pitch shift of each copy in semitones; ``"gain_db"``: its gain
+            in dB.
+
+        Raises
+        ------
+        ValueError
+            ``n < 0`` (NumPy), or an ``rng`` seed NumPy refuses (``as_rng``, which may also
+            raise ``TypeError``).
+        """
         rng = as_rng(rng)
         return {"semitones": rng.uniform(-self.semitones, self.semitones, size=n),
                 "gain_db": rng.uniform(-self.gain_db, self.gain_db, size=n)}
@@ -314,7 +337,33 @@ class SpecAugment:
             raise ValueError(f"mask_value={self.mask_value!r} must be a number or 'mean'")
 
     def masks(self, n: int, n_mels: int, n_frames: int, rng) -> np.ndarray:
-        """Boolean ``(n, 1, n_mels, n_frames)``: True where a clip is masked."""
+        """Boolean ``(n, 1, n_mels, n_frames)``: True where a clip is masked.
+
+        Per clip, ``n_freq_masks`` bands of ``f ~ U{0 .. F-1}`` mel bins and
+        ``n_time_masks`` bands of ``t ~ U{0 .. T-1}`` frames at uniform starts
+        (``dsp.spec_augment``); the single channel axis broadcasts over ``C``.
+
+        Parameters
+        ----------
+        n : int >= 0
+            Number of clips.
+        n_mels : int >= F
+            Mel bins of the features.
+        n_frames : int >= T
+            Frames of the features.
+        rng : numpy.random.Generator or int or None
+            Source of the widths and starts (``as_rng``).
+
+        Returns
+        -------
+        (n, 1, n_mels, n_frames) bool
+
+        Raises
+        ------
+        ValueError
+            ``F > n_mels`` or ``T > n_frames``; ``F`` or ``T`` below 1 or a negative mask
+            count (``dsp.spec_augment``); a negative size; an ``rng`` seed NumPy refuses.
+        """
         indicator = np.zeros((n, 1, n_mels, n_frames), dtype=np.float32)
         marked = dsp.spec_augment(indicator, as_rng(rng), n_freq_masks=self.n_freq_masks,
                                   F=self.F, n_time_masks=self.n_time_masks, T=self.T,

@@ -214,6 +214,17 @@ def fit_wave(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
 def load_waves(paths, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, list]:
     """Load clips as one array of equal length (steps 1-3 of the module docstring).
 
+    A file ``dsp.load`` rejects (``ValueError``, which includes ``dsp.AudioLoadError``, or
+    ``OSError``) is skipped and listed in ``failed``; nothing is raised for it.
+
+    Parameters
+    ----------
+    paths : sequence of str or path, (N,)
+        Audio files of any rate and channel count (downmixed to mono, resampled to
+        ``config.sr``).
+    config : FeatureConfig
+        ``sr``, ``normalize_audio`` and ``n_samples = round(sr * duration)``.
+
     Returns
     -------
     waves : (M, n_samples) float32
@@ -303,7 +314,27 @@ def file_list_key(paths) -> str:
 
 
 def cache_path(paths, config: FeatureConfig, cache_dir=DEFAULT_CACHE_DIR) -> str:
-    """Cache file of these paths and parameters: ``<cache_dir>/features_<key>.npz``."""
+    """Cache file of these paths and parameters: ``<cache_dir>/features_<key>.npz``.
+
+    ``key`` is the first 24 hex digits of ``sha256(config.key() + file_list_key(paths))``:
+    it changes with any parameter, ``FEATURES_VERSION``, or a file's absolute path, size,
+    modification time or position. Nothing is read or created (a missing file is hashed
+    as ``missing``).
+
+    Parameters
+    ----------
+    paths : sequence of str or path, (N,)
+        The audio files, in order.
+    config : FeatureConfig
+        The feature parameters.
+    cache_dir : str or path
+        The cache folder.
+
+    Returns
+    -------
+    str
+        The path of the cache file (which may not exist).
+    """
     key = hashlib.sha256((config.key() + file_list_key(paths)).encode()).hexdigest()[:24]
     return os.path.join(os.fspath(cache_dir), f"features_{key}.npz")
 
@@ -499,7 +530,33 @@ class Standardizer:
 
     def fit(self, X: np.ndarray, chunk: int = 256) -> "Standardizer":
         """Mean and standard deviation of ``X : (N, C, F, T)`` in float64, two passes over
-        chunks of ``chunk`` clips (no full-size temporary)."""
+        chunks of ``chunk`` clips (no full-size temporary).
+
+        Over the pooled axes (clips and frames for ``per_bin``, also mel bins for
+        ``global``), with ``n`` values pooled::
+
+            mean = (1/n) sum x,    std = sqrt((1/n) sum (x - mean)^2)    (population, ddof=0)
+
+        and ``std < eps`` replaced by 1.
+
+        Parameters
+        ----------
+        X : (N, C, F, T) float, N >= 1
+            Training features (F mel bins, T frames).
+        chunk : int > 0
+            Clips per pass step (memory: one chunk in float64).
+
+        Returns
+        -------
+        Standardizer
+            ``self``, with ``mean_`` and ``std_`` float32 of shape ``(1, C, F, 1)``
+            (``per_bin``) or ``(1, C, 1, 1)`` (``global``).
+
+        Raises
+        ------
+        ValueError
+            ``X`` not 4-D, ``N = 0``, or ``chunk`` = 0.
+        """
         X = np.asarray(X)
         axes = self._axes(X.ndim)
         if len(X) == 0:
@@ -516,7 +573,30 @@ class Standardizer:
         return self
 
     def transform(self, X: np.ndarray, copy: bool = True) -> np.ndarray:
-        """Standardized float32 features (in place when ``copy=False`` and ``X`` is float32)."""
+        """Standardized float32 features (in place when ``copy=False`` and ``X`` is float32).
+
+        ``x_hat = (x - mean_) / std_``, broadcast over the pooled axes.
+
+        Parameters
+        ----------
+        X : (N, C, F, T) float
+            Features with the ``C`` and ``F`` of the fit (any ``N``, ``T``; ``F`` any too
+            for ``global``).
+        copy : bool
+            True: work on a new array. False: overwrite ``X`` itself when it is a float32
+            ndarray (else a converted array is made anyway).
+
+        Returns
+        -------
+        (N, C, F, T) float32
+            ``X`` itself when standardized in place.
+
+        Raises
+        ------
+        ValueError
+            Not fitted; ``X`` not 4-D; ``C`` or ``F`` the statistics do not broadcast to
+            (NumPy's broadcasting error; a single-channel fit does broadcast over any ``C``).
+        """
         if self.mean_ is None:
             raise ValueError("Standardizer is not fitted: call fit(X_train) first")
         X = np.array(X, dtype=np.float32) if copy else np.asarray(X, dtype=np.float32)

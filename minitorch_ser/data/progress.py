@@ -37,7 +37,20 @@ class Progress:
         self.done, self._decile = 0, -1
 
     def update(self, done: int, extra: str = "") -> None:
-        """Report ``done`` steps finished, with ``extra`` text (e.g. the running loss)."""
+        """Report ``done`` steps finished, with ``extra`` text (e.g. the running loss).
+
+        ``rate = done / elapsed`` steps per second and ``ETA = (total - done) / rate`` seconds
+        (``nan`` until a step is done). On a terminal the line is rewritten at every call;
+        elsewhere a line is printed only when ``done`` enters a new tenth of ``total``, and
+        never for ``done >= total``.
+
+        Parameters
+        ----------
+        done : int >= 0
+            Steps finished so far (a count, not an increment); stored even when disabled.
+        extra : str
+            Text after ``done/total unit`` (empty: none).
+        """
         self.done = done
         if not self.enabled:
             return

@@ -3,6 +3,6 @@ first paper) and ``crnn.py`` (CREMA-D, second paper: Figures 7-9); ``registry.py
 model classes a checkpoint may rebuild."""
 
 from .parallel import ParallelCNNLSTMAttention
-from .crnn import (MODELS, TRAINING, CNNGRUAttention, CNNLSTMAttention,
+from .crnn import (MODELS, CNNGRUAttention, CNNLSTMAttention,
                    CNNLSTMAttentionRegularized, build_crnn)
 from .registry import get_model_class, model_name, register_model, registered_models

@@ -124,7 +124,7 @@ from ..nn.pool import GlobalAvgPool1d, MaxPool2d
 from ..nn.recurrent import GRU, LSTM
 
 __all__ = ["CNNGRUAttention", "CNNLSTMAttention", "CNNLSTMAttentionRegularized", "build_crnn",
-           "MODELS", "TRAINING"]
+           "MODELS"]
 
 #: The paper's convolution kernel: 5 frames by 3 mel bins, 'same' padding (section 3.3).
 KERNEL_SIZE = (5, 3)
@@ -133,28 +133,6 @@ KERNEL_SIZE = (5, 3)
 #: weight 0.99 on the old value (PyTorch's momentum counts the new value: 1 - 0.99).
 KERAS_EPS = 1e-3
 KERAS_BN_MOMENTUM = 0.01
-
-#: Training settings per model, as ``minitorch_ser.app.training.TrainConfig`` fields (use them with
-#: ``scheduler='exponential'``). Adam with Keras' ``ExponentialDecay(initial_learning_rate,
-#: decay_steps, decay_rate, staircase=True)`` stepped once per batch:
-#:
-#: - 'gru': section 3.3 (lr 1e-4, 1,000 steps, 0.95, staircase);
-#: - 'lstm': section 3.4, "all of the training parameters ... were the same as during the
-#:   training of the GRU model";
-#: - 'lstm_reg': section 3.5 (lr 5e-4, 1,000 steps, 0.9, staircase).
-#:
-#: The paper does not mention gradient clipping; the clipping values (by value 5.0 for the
-#: first two models, by global norm 1.0 for the third) come from the project's issue. The rest
-#: of the protocol is shared by the three models (section 3.3): 50 epochs, batch 32,
-#: categorical cross-entropy, early stopping on validation loss with patience 15 restoring the
-#: best weights.
-TRAINING = {
-    "gru": dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True, clip_grad_value=5.0),
-    "lstm": dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True, clip_grad_value=5.0),
-    "lstm_reg": dict(lr=5e-4, decay_steps=1000, decay_rate=0.9, staircase=True,
-                     clip_grad_norm=1.0),
-}
-
 
 # ============================================================================ validation
 def _int_at_least(name: str, value, low: int, model: str, why: str = "") -> int:
@@ -481,7 +459,8 @@ MODELS = {"gru": CNNGRUAttention, "lstm": CNNLSTMAttention,
 
 def build_crnn(name: str, n_classes: int = 6, n_frames: int = 300, n_mels: int = 64, **kw):
     """One of the paper's models by name: 'gru' (Figure 7), 'lstm' (Figure 8) or 'lstm_reg'
-    (Figure 9). Training settings of the same name are in ``TRAINING``.
+    (Figure 9). The paper's training settings per model are in
+    ``experiments/crema_d_crnn.py`` (``TRAINING``).
 
     Parameters
     ----------

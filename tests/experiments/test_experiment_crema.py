@@ -162,6 +162,19 @@ def test_bad_manifest_and_missing_data(script, audio, tmp_path, capsys, monkeypa
     assert load_checkpoint(out / "best.ckpt")["meta"]["dataset"] == "crema_d_demo"
 
 
+def test_training_settings_are_train_config_fields(script):
+    assert set(script.TRAINING) == set(script.PAPER)
+    assert script.TRAINING["gru"] == dict(lr=1e-4, decay_steps=1000, decay_rate=0.95,
+                                          staircase=True, clip_grad_value=5.0)
+    assert script.TRAINING["lstm"] == script.TRAINING["gru"]     # section 3.4: the same
+    assert script.TRAINING["lstm_reg"] == dict(lr=5e-4, decay_steps=1000, decay_rate=0.9,
+                                               staircase=True, clip_grad_norm=1.0)
+    for settings in script.TRAINING.values():
+        config = TrainConfig(scheduler="exponential", **settings)
+        for key, value in settings.items():
+            assert getattr(config, key) == value
+
+
 def test_the_paper_models_and_training_settings(script):
     for name in ("gru", "lstm", "lstm_reg"):
         cfg = script.parse_args(["--model", name])

@@ -92,4 +92,4 @@ def _tiny_crnn():
     from minitorch_ser.models import crnn
     def factory(n_classes, shape):
         return crnn.build_crnn("gru", n_classes=n_classes, n_mels=shape[1], n_frames=shape[2])
-    return factory, dict(crnn.TRAINING["gru"])
+    return factory, dict(lr=1e-4, decay_steps=1000, decay_rate=0.95, staircase=True)
