@@ -10,14 +10,23 @@ Reported: clips per second for one batched call on N synthetic clips (best and m
 ``--repeats`` runs, after one warm-up), the same done one clip per call (for comparison), the
 3-channel log-mel + deltas, and, when BAVED_DIR is set, the time to load every BAVED clip
 (``dsp.load(sr=16000)`` + ``standardize`` + ``fix_length``, reported apart) and to compute its
-features in batches. Wall-clock times depend on what else the machine is running; the core
-count is printed alongside.
+features in batches. Wall-clock times depend on what else the machine is running; the machine
+line (CPU, cores, versions, BLAS threads, load average) is printed first.
+
+Side by side with librosa (``pip install -e ".[bench]"``; without it ours only, and a line
+saying the peer is missing): the batched log-mel against ``librosa.feature.melspectrogram``
+on the same (N, 48000) batch with the same parameters, then ``librosa.power_to_db`` with each
+clip's own peak as reference (``dsp.power_to_db(ref=np.max)`` is per clip in a batch), and the
+log-mel + deltas against the same followed by ``librosa.feature.delta`` (width 9, orders 1 and
+2) stacked as 3 channels. Ours and librosa's calls alternate, round after round; each row
+gives both throughputs and the ratio **time ours / time librosa** of the best runs (below 1:
+ours faster), and the largest difference of the outputs in dB (the same numbers, up to float32
+rounding).
 """
 from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -26,6 +35,7 @@ import numpy as np
 import scipy
 
 import dsp
+import side_by_side as peers
 
 SR = 16000
 CLIP_SECONDS = 3
@@ -65,7 +75,31 @@ def report(label, n_clips, times):
           f"   ({1e3 * best:7.1f} ms / {n_clips} clips)")
 
 
-def bench_synthetic(n_clips, repeats):
+def librosa_log_mel(librosa, Y):
+    """The same features with librosa: (N, 48000) -> (N, 128, 188), each clip's peak at 0 dB."""
+    S = librosa.feature.melspectrogram(y=Y, **PAPER)
+    return librosa.power_to_db(S, ref=S.max(axis=(-2, -1), keepdims=True))
+
+
+def librosa_logmel_deltas(librosa, Y):
+    """Log-mel, delta and delta-delta with librosa, stacked: (N, 48000) -> (N, 3, 128, 188)."""
+    L = librosa_log_mel(librosa, Y)
+    return np.stack([L, librosa.feature.delta(L, width=9, order=1, axis=-1),
+                     librosa.feature.delta(L, width=9, order=2, axis=-1)], axis=-3)
+
+
+def side_by_side(label, n_clips, ours, peer, repeats):
+    """Time ``ours()`` and ``peer()`` alternately; print both throughputs, the time ratio and
+    the largest difference of their outputs."""
+    diff = float(np.abs(ours().astype(np.float64) - peer()).max())
+    times = peers.alternate({"ours": peers.wall(ours), "librosa": peers.wall(peer)}, repeats)
+    best = {name: min(sum(t) for t in runs) for name, runs in times.items()}
+    print(f"{label:<44s} ours {n_clips / best['ours']:7,.0f} clips/s   librosa "
+          f"{n_clips / best['librosa']:7,.0f} clips/s   time ours / librosa "
+          f"{peers.ratio(best['ours'], best['librosa']):5.2f}   (max |diff| {diff:.1e} dB)")
+
+
+def bench_synthetic(n_clips, repeats, librosa=None):
     Y = synthetic_clips(n_clips)
     out = log_mel(Y)
     assert out.shape == (n_clips, 128, 188) and out.dtype == np.float32 and np.isfinite(out).all()
@@ -75,6 +109,15 @@ def bench_synthetic(n_clips, repeats):
            timed(lambda: [log_mel(y) for y in Y[:n_single]], max(1, repeats // 2)))
     report(f"log-mel + delta + delta-delta (N={n_clips})", n_clips,
            timed(lambda: dsp.logmel_deltas(y=Y, **PAPER), repeats))
+    print(f"\nside by side with librosa, best of {repeats} alternating runs:")
+    if librosa is None:
+        print(peers.missing("librosa"))
+        return
+    side_by_side(f"log-mel, one batched call (N={n_clips})", n_clips, lambda: log_mel(Y),
+                 lambda: librosa_log_mel(librosa, Y), repeats)
+    side_by_side(f"log-mel + delta + delta-delta (N={n_clips})", n_clips,
+                 lambda: dsp.logmel_deltas(y=Y, **PAPER),
+                 lambda: librosa_logmel_deltas(librosa, Y), repeats)
 
 
 def bench_baved(root, batch):
@@ -103,16 +146,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=256, help="synthetic batch size (default 256)")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs after the warm-up (default 7)")
+    parser.add_argument("--peer", choices=["auto", "none"], default="auto",
+                        help="time librosa beside ours when it is installed (auto), or not")
     args = parser.parse_args()
+    if args.batch < 1 or args.repeats < 1:
+        parser.error(f"--batch={args.batch} and --repeats={args.repeats} must be >= 1")
 
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    print(f"machine: {os.cpu_count()} cores ({affinity} usable), {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}")
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"load average before the run: {load:.2f} (other processes share these cores)")
-    print(f"features: {CLIP_SECONDS}-s clips at {SR} Hz, n_fft=1024, win_length=512 hamming, hop=256, "
-          f"128 mels, fmax=8000, power_to_db(ref=np.max) -> (128, 188) float32 per clip")
-    bench_synthetic(args.batch, args.repeats)
+    librosa = peers.librosa_peer() if args.peer == "auto" else None
+    print(peers.machine_line())
+    print(f"SciPy {scipy.__version__} (its FFT); features: {CLIP_SECONDS}-s clips at {SR} Hz, "
+          f"n_fft=1024, win_length=512 hamming, hop=256, 128 mels, fmax=8000, "
+          f"power_to_db(ref=np.max) -> (128, 188) float32 per clip")
+    bench_synthetic(args.batch, args.repeats, librosa)
     root = os.environ.get("BAVED_DIR")
     if root:
         bench_baved(root, args.batch)

@@ -22,6 +22,14 @@ The model is the paper's full-size ``ParallelCNNLSTMAttention()`` (16, 32, 64, 6
 BiLSTM 128, 4 heads: 3 classes, input (1, 128, 188)) with random weights and statistics fitted
 on a few generated clips (timing does not depend on the values), or a trained checkpoint with
 ``--checkpoint``. The machine may be shared: the load average is printed with the figures.
+
+Side by side (``pip install -e ".[bench]"``; without it ours only, and a line saying the peer
+is missing): the per-window figures are also taken for the same pipeline built from the peers,
+timed alternately with ours: librosa's log-mel (``melspectrogram`` + ``power_to_db``, and
+``feature.delta`` for 3-channel checkpoints), the same standardization, and the model's PyTorch
+twin (``torch_twins.py``, with the checkpoint's weights) on as many threads as
+``OPENBLAS_NUM_THREADS`` gives NumPy (2 when unset). The ratio is **time ours / time peer**
+of the medians (below 1: ours faster). The stream figures are ours only.
 """
 
 from __future__ import annotations
@@ -42,6 +50,8 @@ from minitorch_ser.app.inference import Predictor, StreamStats
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
 from minitorch_ser.autograd.random import manual_seed
 from minitorch_ser.autograd.tensor import Tensor, no_grad
+
+import side_by_side as peers
 
 TARGET_MS_PER_WINDOW = 30.0
 TARGET_RTF = 0.05
@@ -84,7 +94,38 @@ def timed(fn, repeats: int) -> np.ndarray:
     return np.array(times)
 
 
-def per_window(predictor: Predictor, repeats: int) -> float:
+def peer_pipeline(predictor: Predictor, torch, librosa):
+    """The predictor's features and model built from the peers: ``(features, forward)`` with
+    ``features(wave (1, n)) -> X`` (librosa's log-mel, our standardization) and
+    ``forward(X) -> probabilities`` (the PyTorch twin, eval mode, no graph)."""
+    from torch_twins import twin_of
+
+    cfg = predictor.feature_config
+    twin = twin_of(predictor.model).eval()
+    kwargs = dict(sr=cfg.sr, n_fft=cfg.n_fft, hop_length=cfg.hop_length,
+                  win_length=cfg.win_length, window=cfg.window, center=cfg.center,
+                  n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
+
+    def features(wave):
+        S = librosa.feature.melspectrogram(y=wave, **kwargs)                     # (B, F, T)
+        L = librosa.power_to_db(S, ref=S.max(axis=(-2, -1), keepdims=True), top_db=cfg.top_db)
+        if cfg.deltas:
+            X = np.stack([L, librosa.feature.delta(L, width=9, order=1),
+                          librosa.feature.delta(L, width=9, order=2)], axis=1)   # (B, 3, F, T)
+        else:
+            X = L[:, None]                                                        # (B, 1, F, T)
+        if cfg.n_frames is not None:
+            X = librosa.util.fix_length(X, size=cfg.n_frames, axis=-1)
+        return predictor.standardizer.transform(np.ascontiguousarray(X, dtype=np.float32))
+
+    def forward(X):
+        with torch.no_grad():
+            return twin(torch.from_numpy(X)).softmax(dim=-1).numpy()
+
+    return features, forward
+
+
+def per_window(predictor: Predictor, repeats: int, torch=None, librosa=None) -> float:
     cfg = predictor.feature_config
     y = speech(cfg.duration, cfg.sr, seed=42)
     wave = predictor.prepare_wave(y, cfg.sr)[None]                 # (1, n_samples)
@@ -105,6 +146,26 @@ def per_window(predictor: Predictor, repeats: int) -> float:
     whole = float(np.median(rows[-1][1]) * 1e3)
     print(f"  target < {TARGET_MS_PER_WINDOW:g} ms: "
           f"{'met' if whole < TARGET_MS_PER_WINDOW else 'NOT met'}")
+    if torch is None or librosa is None:
+        print(peers.missing(" and ".join(name for name, lib in (("PyTorch", torch),
+                                                                 ("librosa", librosa))
+                                         if lib is None)))
+        return whole
+
+    features, peer_forward = peer_pipeline(predictor, torch, librosa)
+    print(f"  side by side, alternately: ours vs librosa + PyTorch ({torch.get_num_threads()} "
+          f"thread(s)); median ms, ratio = time ours / time peer")
+    pairs = [("features (log-mel + standardize)", lambda: predictor.features(wave),
+              lambda: features(wave)),
+             ("forward + softmax", forward, lambda: peer_forward(X)),
+             ("whole window", lambda: predictor.predict_waves(y, cfg.sr),
+              lambda: peer_forward(features(predictor.prepare_wave(y, cfg.sr)[None])))]
+    for name, ours, peer in pairs:
+        times = peers.alternate({"ours": peers.wall(ours), "peer": peers.wall(peer)}, repeats,
+                                warmup=2)
+        med = {k: 1e3 * float(np.median([t[0] for t in v])) for k, v in times.items()}
+        print(f"  {name:<34} ours {med['ours']:7.2f}   peer {med['peer']:7.2f}   "
+              f"ratio {peers.ratio(med['ours'], med['peer']):5.2f}")
     return whole
 
 
@@ -153,16 +214,25 @@ def main(argv=None) -> None:
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--hop", type=float, default=0.5)
     p.add_argument("--profile", action="store_true", help="cProfile one stream run")
+
+    p.add_argument("--peer", choices=["auto", "none"], default="auto",
+                   help="time librosa + PyTorch beside ours when installed (auto), or not")
     args = p.parse_args(argv)
 
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    torch = librosa = None
+    if args.peer == "auto":
+        torch, librosa = peers.torch_peer(), peers.librosa_peer()
+        if torch is not None and threads.isdigit():
+            torch.set_num_threads(int(threads))        # the same threads as NumPy's BLAS
+    print(peers.machine_line(torch))
     print(f"OPENBLAS_NUM_THREADS={threads}; load average {os.getloadavg()[0]:.2f} on "
           f"{os.cpu_count()} cores (other processes slow these figures down)")
     predictor = Predictor.load(args.checkpoint) if args.checkpoint else random_predictor()
     print(f"model: {type(predictor.model).__name__}({predictor.model.config}) "
           f"from {args.checkpoint or 'random weights'}; "
           f"{sum(q.size for q in predictor.model.parameters()):,} parameters")
-    per_window(predictor, args.repeats)
+    per_window(predictor, args.repeats, torch, librosa)
     stream_rtf(predictor, args.seconds, args.hop, args.profile)
 
 

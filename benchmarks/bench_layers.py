@@ -6,6 +6,17 @@ Usage::
     .venv/bin/python benchmarks/bench_layers.py --rounds 3      # best and worst of 3 rounds
     .venv/bin/python benchmarks/bench_layers.py --only conv     # cases whose name contains 'conv'
     .venv/bin/python benchmarks/bench_layers.py --skip-big      # without the CREMA-D conv
+    .venv/bin/python benchmarks/bench_layers.py --repeats 1     # one timed run per figure
+    .venv/bin/python benchmarks/bench_layers.py --check         # first: twins give our logits
+    .venv/bin/python benchmarks/bench_layers.py --peer none     # ours only, even with PyTorch
+
+Side by side with PyTorch (``pip install -e ".[bench]"``; without it ours only, and a line
+saying the peer is missing): after the cases, the first paper's model is timed block by block
+(forward and backward ms of each block of ``ParallelCNNLSTMAttention``, ours and its PyTorch
+twin from ``torch_twins.py`` with our weights, both in training mode), then one whole training
+step (forward, cross-entropy, backward, Adam) at batch 32. Ours and PyTorch's run alternately
+in this one process, each figure the best of ``--repeats`` rounds; the ratio is **time ours /
+time PyTorch** (below 1: ours faster). PyTorch runs on 2 threads.
 
 Each *case* builds its layers and inputs (float32, batch 32) and returns a ``run()`` that
 performs the forward pass and returns the output; the benchmark then calls ``backward`` with a
@@ -46,6 +57,7 @@ best and worst columns.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -65,6 +77,8 @@ from minitorch_ser.nn.norm import BatchNorm2d
 from minitorch_ser.nn.pool import MaxPool2d
 from minitorch_ser.nn.recurrent import LSTM
 from minitorch_ser.optim import Adam
+
+import side_by_side as peers
 
 BATCH = 32
 
@@ -172,21 +186,132 @@ def sequence_cases() -> list[Case]:
             Case("MHA 4 heads on (32, 47, 256)", self_attention)]
 
 
-def model_step_ms(rng: np.random.Generator, repeats: int = 5) -> float:
-    """Best wall time (ms) of one training step of the first paper's model on a batch of 32:
-    forward, cross-entropy, backward, Adam update."""
+def model_steps(rng: np.random.Generator, torch=None) -> dict:
+    """One training step of the first paper's model on a batch of 32 (forward, cross-entropy,
+    backward, Adam update): ``{"ours": step}``, plus ``"PyTorch"``, its twin with our initial
+    weights and the same batch, when ``torch`` is given."""
     model = ParallelCNNLSTMAttention()
-    optimizer = Adam(model.parameters(), lr=1e-3)
-    x = Tensor(rng.standard_normal(BAVED_INPUT).astype(np.float32))
+    x = rng.standard_normal(BAVED_INPUT).astype(np.float32)
     y = rng.integers(0, 3, BATCH)
+    steps = {"ours": _step(model, Adam(model.parameters(), lr=1e-3),
+                           lambda: F.cross_entropy(model(Tensor(x)), y))}
+    if torch is not None:
+        from torch_twins import twin_of
+        twin = twin_of(model)
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+        steps["PyTorch"] = _step(twin, torch.optim.Adam(twin.parameters(), lr=1e-3),
+                                 lambda: torch.nn.functional.cross_entropy(twin(xt), yt))
+    return steps
 
+
+def _step(model, optimizer, loss_fn):
+    """``zero_grad``, forward and loss, ``backward``, ``step``: the same four calls in either
+    framework."""
     def step():
         optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()
+        loss_fn().backward()
         optimizer.step()
+    return step
 
-    step()  # warm-up
-    return 1e3 * min(_timed(step)[0] for _ in range(repeats))
+
+# ============================================================================ block by block
+#: the blocks of ParallelCNNLSTMAttention as (label, submodule path, input shape, input needs
+#: a gradient in the model); "lstm" stands for the LSTM branch, "mha" for self-attention plus
+#: the residual
+MODEL_BLOCKS = [
+    ("cnn.0 conv-bn-relu-pool2-drop 1->16", "cnn.0", BAVED_INPUT, False),
+    ("cnn.1 conv-bn-relu-pool4-drop 16->32", "cnn.1", (BATCH, 16, 64, 94), True),
+    ("cnn.2 conv-bn-relu-pool4-drop 32->64", "cnn.2", (BATCH, 32, 16, 23), True),
+    ("cnn.3 conv-bn-relu-pool4-drop 64->64", "cnn.3", (BATCH, 64, 4, 5), True),
+    ("pool (2,4) + BiLSTM 64->2x128 + drop", "lstm", BAVED_INPUT, False),
+    ("MHA 4 heads + residual on (47, 256)", "mha", (BATCH, 47, 256), True),
+    ("attention pooling on (47, 256)", "pool", (BATCH, 47, 256), True),
+    ("fc 320->3", "fc", (BATCH, 320), True),
+]
+
+
+def _block_forward(model, path: str):
+    """The function that block ``path`` of ``model`` (ours or the twin, which share their
+    attribute names) computes in ``ParallelCNNLSTMAttention.forward``."""
+    if path.startswith("cnn."):
+        return model.cnn[int(path[4:])]
+    if path == "lstm":
+        def lstm_branch(x):
+            s = model.lstm_pool(x).squeeze(1).transpose(1, 2)     # (N, T, 64)
+            return model.lstm_dropout(model.lstm(s)[0])           # (N, T, 256)
+        return lstm_branch
+    if path == "mha":
+        return lambda h: h + model.mha(h, h, h, need_weights=False)[0]
+    return getattr(model, path)
+
+
+def block_runs(rng: np.random.Generator, torch=None) -> list:
+    """Per block: (label, {"ours": run, "PyTorch": run}); ``run()`` returns (forward s,
+    backward s), the backward from a fixed random cotangent, both models in training mode."""
+    model = ParallelCNNLSTMAttention().train()
+    twin = None
+    if torch is not None:
+        from torch_twins import twin_of
+        twin = twin_of(model).train()
+    rows = []
+    for label, path, shape, input_grad in MODEL_BLOCKS:
+        x = rng.standard_normal(shape).astype(np.float32)
+        # (default arguments bind this row's input: the runs are called after the loop)
+        runs = {"ours": _fwd_bwd(_block_forward(model, path),
+                                 lambda x=x, g=input_grad: Tensor(x, requires_grad=g), rng)}
+        if twin is not None:
+            runs["PyTorch"] = _fwd_bwd(
+                _block_forward(twin, path),
+                lambda x=torch.from_numpy(x), g=input_grad: x.detach().requires_grad_(g), rng,
+                to_peer=torch.from_numpy)
+        rows.append((label, runs))
+    return rows
+
+
+def _fwd_bwd(forward, make_input, rng, to_peer=None):
+    """A run timing ``out = forward(input)`` and ``out.backward(cotangent)`` apart."""
+    cotangent = {}
+
+    def run():
+        x = make_input()
+        t_fwd, out = _timed(lambda: forward(x))
+        if "g" not in cotangent:  # drawn once, in the output's shape
+            g = rng.standard_normal(tuple(out.shape)).astype(np.float32)
+            cotangent["g"] = g if to_peer is None else to_peer(g)
+        t_bwd, _ = _timed(lambda: out.backward(cotangent["g"]))
+        return t_fwd, t_bwd
+    return run
+
+
+def side_by_side(args, torch) -> None:
+    """The block table and the model step, ours beside PyTorch (or ours alone)."""
+    print(f"\nthe first paper's model block by block, training mode, batch {BATCH}, best of "
+          f"{args.repeats or 5} rounds" + ("" if torch is None else
+                                           ", alternating; ratio = time ours / time PyTorch"))
+    if torch is None:
+        print(peers.missing("PyTorch"))
+    names = ["ours"] + (["PyTorch"] if torch is not None else [])
+    header = f"  {'block':<38}" + "".join(f" {n + ' fwd':>12} {n + ' bwd':>12}" for n in names)
+    print(header + (f" {'ratio':>6}" if torch is not None else ""))
+    rng = np.random.default_rng(args.seed)
+    for label, runs in block_runs(rng, torch):
+        times = peers.alternate(runs, args.repeats or 5)
+        parts = {name: peers.best(times[name]) for name in names}
+        line = f"  {label:<38}" + "".join(
+            f" {1e3 * parts[n][0]:12.2f} {1e3 * parts[n][1]:12.2f}" for n in names)
+        if torch is not None:
+            line += f" {peers.ratio(sum(parts['ours']), sum(parts['PyTorch'])):6.2f}"
+        print(line, flush=True)
+
+    steps = model_steps(np.random.default_rng(args.seed), torch)
+    times = peers.alternate({n: peers.wall(s) for n, s in steps.items()}, args.repeats or 5)
+    best = {n: 1e3 * sum(peers.best(t)) for n, t in times.items()}
+    line = (f"\nfirst paper's model, one training step (forward + cross-entropy + backward + "
+            f"Adam), batch {BATCH}: ours {best['ours']:.0f} ms (target < 500 ms)")
+    if torch is not None:
+        line += (f", PyTorch {best['PyTorch']:.0f} ms; time ours / PyTorch "
+                 f"{peers.ratio(best['ours'], best['PyTorch']):.2f}")
+    print(line)
 
 
 def big_cases() -> list[Case]:
@@ -273,10 +398,31 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--allocator", choices=["kept", "system"], default="kept",
                         help="freed memory kept for reuse (as fit does) or glibc's default")
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs of every figure (default: each case's own, 5 for "
+                             "the side-by-side figures)")
+    parser.add_argument("--peer", choices=["auto", "none"], default="auto",
+                        help="time PyTorch beside ours when it is installed (auto), or not")
+    parser.add_argument("--check", action="store_true",
+                        help="first check that the PyTorch twins give our logits")
     args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats={args.repeats} must be >= 1")
     kept = args.allocator == "kept" and keep_freed_memory()
+    torch = peers.torch_peer() if args.peer == "auto" else None
+    print(peers.machine_line(torch))
+    if args.check:
+        if torch is None:
+            parser.error(f"--check needs PyTorch: {peers.INSTALL}")
+        from torch_twins import build_ours, check_twin, randomize_
+        for name in ("parallel_mha", "parallel_additive"):
+            result = check_twin(randomize_(build_ours(name), args.seed), seed=args.seed)
+            print(f"twin check: {result}")
+            if not result.ok:
+                raise SystemExit(1)
 
-    cases = [c for c in CASES if args.only in c.name]
+    cases = [dataclasses.replace(c, repeats=args.repeats) if args.repeats else c
+             for c in CASES if args.only in c.name]
     if args.skip_big:
         cases = [c for c in cases if not c.big]
     print(f"numpy {np.__version__}, python {platform.python_version()}, {os.cpu_count()} CPUs, "
@@ -312,9 +458,7 @@ def main(argv=None) -> None:
                      f"{min(rates) / reference:6.0%}  {case.target}")
         print(line)
     if not args.only:
-        step = model_step_ms(np.random.default_rng(args.seed))
-        print(f"\nfirst paper's model, one training step (forward + cross-entropy + backward + "
-              f"Adam), batch {BATCH}: {step:.0f} ms (target < 500 ms)")
+        side_by_side(args, torch)
 
 
 def _row(case: Case, res: Result, peak: float) -> str:

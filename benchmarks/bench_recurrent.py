@@ -15,17 +15,24 @@ Cases (batch 32, the papers' shapes):
 The input requires a gradient (as it does inside the models, where it comes from a CNN or a
 dense layer), so "forward+backward" includes dL/dx. Each figure is the median of ``--repeats``
 runs after one warm-up run; the machine may be shared, so the minimum is printed too.
+
+Side by side with PyTorch (``pip install -e ".[bench]"``; without it ours only, and a line
+saying the peer is missing): the same layer in PyTorch with our weights (``nn.LSTM``,
+``nn.GRU``, and ``torch_twins.KerasLSTM`` for the single bias), on 2 threads, timed
+alternately with ours; the ratio is **time ours / time PyTorch** of the minima (below 1: ours
+faster).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 
 from minitorch_ser.nn.recurrent import GRU, LSTM
 from minitorch_ser.autograd.tensor import Tensor, no_grad
+
+import side_by_side as peers
 
 CASES = {
     "bilstm": dict(layer=LSTM, shape=(32, 47, 64), hidden=128, kwargs=dict(bidirectional=True)),
@@ -34,23 +41,35 @@ CASES = {
 }
 
 
-def _timed(fn, repeats: int) -> tuple[float, float]:
-    """(median, min) wall time of ``fn()`` in ms over ``repeats`` runs after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times)), float(np.min(times))
+def _ms(times: list) -> tuple[float, float]:
+    """(median, min) in ms of a list of one-part rounds from ``peers.alternate``."""
+    ms = [1e3 * t[0] for t in times]
+    return float(np.median(ms)), float(np.min(ms))
 
 
-def bench_case(name: str, repeats: int) -> dict:
+def _peer_layer(torch, name: str, ours):
+    """The PyTorch layer of case ``name`` with the weights of ``ours``."""
+    spec = CASES[name]
+    F, H = spec["shape"][2], spec["hidden"]
+    if spec["kwargs"].get("bias") == "single":
+        from torch_twins import KerasLSTM
+        layer = KerasLSTM(F, H)
+    else:
+        cls = torch.nn.LSTM if spec["layer"] is LSTM else torch.nn.GRU
+        layer = cls(F, H, batch_first=True, **spec["kwargs"])
+    layer.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()},
+                          strict=True)
+    return layer
+
+
+def bench_case(name: str, repeats: int, torch=None) -> dict:
+    """Forward and forward+backward of case ``name``, ours (and PyTorch's, alternately)."""
     spec = CASES[name]
     rng = np.random.default_rng(0)
     layer = spec["layer"](spec["shape"][2], spec["hidden"], batch_first=True, rng=rng,
                           **spec["kwargs"])
-    x = Tensor(rng.standard_normal(spec["shape"]).astype(np.float32), requires_grad=True)
+    data = rng.standard_normal(spec["shape"]).astype(np.float32)
+    x = Tensor(data, requires_grad=True)
 
     def forward_only():
         with no_grad():
@@ -64,10 +83,28 @@ def bench_case(name: str, repeats: int) -> dict:
         loss = output.sum() + h_n.sum()
         loss.backward()
 
-    fwd = _timed(forward_only, repeats)
-    both = _timed(forward_backward, repeats)
+    runs = {"ours": (forward_only, forward_backward)}
+    if torch is not None:
+        peer = _peer_layer(torch, name, layer)
+        xt = torch.from_numpy(data).requires_grad_(True)
+
+        def peer_forward_only():
+            with torch.no_grad():
+                peer(xt)
+
+        def peer_forward_backward():
+            peer.zero_grad()
+            xt.grad = None
+            output, state = peer(xt)
+            h_n = state if spec["layer"] is GRU else state[0]
+            (output.sum() + h_n.sum()).backward()
+
+        runs["PyTorch"] = (peer_forward_only, peer_forward_backward)
+    fwd = peers.alternate({k: peers.wall(f) for k, (f, _) in runs.items()}, repeats)
+    both = peers.alternate({k: peers.wall(fb) for k, (_, fb) in runs.items()}, repeats)
     return {"case": name, "shape": spec["shape"], "hidden": spec["hidden"],
-            "forward": fwd, "forward_backward": both}
+            "forward": {k: _ms(v) for k, v in fwd.items()},
+            "forward_backward": {k: _ms(v) for k, v in both.items()}}
 
 
 def main() -> None:
@@ -75,13 +112,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=sorted(CASES), action="append",
                         help="run only this case (may be repeated)")
+    parser.add_argument("--peer", choices=["auto", "none"], default="auto",
+                        help="time PyTorch beside ours when it is installed (auto), or not")
     args = parser.parse_args()
+    torch = peers.torch_peer() if args.peer == "auto" else None
+    print(peers.machine_line(torch))
+    if args.peer == "auto" and torch is None:
+        print(peers.missing("PyTorch"))
+    elif torch is not None:
+        print("ours and PyTorch's alternately; ratio = min time ours / min time PyTorch")
     for name in args.only or list(CASES):
-        r = bench_case(name, args.repeats)
-        fwd_med, fwd_min = r["forward"]
-        fb_med, fb_min = r["forward_backward"]
-        print(f"{r['case']:9s} x{r['shape']} H={r['hidden']}: forward {fwd_med:8.1f} ms "
-              f"(min {fwd_min:8.1f}), forward+backward {fb_med:8.1f} ms (min {fb_min:8.1f})")
+        r = bench_case(name, args.repeats, torch)
+        for who in r["forward"]:
+            fwd_med, fwd_min = r["forward"][who]
+            fb_med, fb_min = r["forward_backward"][who]
+            print(f"{r['case']:9s} x{r['shape']} H={r['hidden']} {who:>7}: forward "
+                  f"{fwd_med:8.1f} ms (min {fwd_min:8.1f}), forward+backward {fb_med:8.1f} ms "
+                  f"(min {fb_min:8.1f})")
+        if torch is not None:
+            print(f"{'':>38} ratio: forward "
+                  f"{peers.ratio(r['forward']['ours'][1], r['forward']['PyTorch'][1]):.2f}, "
+                  f"forward+backward "
+                  f"{peers.ratio(r['forward_backward']['ours'][1], r['forward_backward']['PyTorch'][1]):.2f}")
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-import scipy.signal
 import soundfile
 
 from ._checks import check_audio, check_finite, check_int, check_positive_number, float_dtype
@@ -478,6 +477,10 @@ def _resample_poly(y: np.ndarray, up: int, down: int) -> np.ndarray:
 
     Output length ``ceil(n * up / down)``, same dtype as ``y``.
     """
+    # scipy.signal takes about half a second to import: loaded here, on the first resampling,
+    # so that ``import dsp`` (and a command line that never resamples) starts at once
+    import scipy.signal
+
     n_out = -(-y.shape[-1] * up // down)  # ceil(n * up / down) in integers
     y_hat = scipy.signal.resample_poly(y, up, down, axis=-1)
     return fix_length(y_hat, n_out).astype(y.dtype, copy=False)

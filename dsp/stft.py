@@ -10,7 +10,6 @@ Definitions follow librosa 0.10 so a user moving between the two gets the same n
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from ._checks import check_audio, check_int, float_dtype
 from .windows import get_window
@@ -124,6 +123,10 @@ def _stft_blocks(y2, n_fft, hop_length, win_length, window, center, pad_mode):
     products are computed: they are written into the middle of a zero buffer of frame length
     ``n_fft``, which is then transformed.
     """
+    # scipy.fft (with scipy.special) takes a tenth of a second to import: loaded on the first
+    # transform, so that ``import dsp`` and a command line's start stay quick
+    import scipy.fft
+
     B, n = y2.shape
     real = y2.dtype
     n_frames = stft_n_frames(n, n_fft, hop_length, center)
@@ -307,6 +310,8 @@ def istft(stft_matrix, hop_length=None, win_length=None, n_fft=None, window="han
     lpad = (n_fft - win_length) // 2
     w_pad[lpad:lpad + win_length] = w
     w_pad = w_pad.astype(real)
+
+    import scipy.fft  # on first use, as in the forward transform
 
     frames = scipy.fft.irfft(np.swapaxes(S, -1, -2), n=n_fft, axis=-1, workers=-1)  # (..., n_frames, n_fft)
     frames = frames.astype(real, copy=False) * w_pad

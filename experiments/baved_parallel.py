@@ -53,7 +53,7 @@ from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverge
                                         make_scheduler)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
-from minitorch_ser.autograd.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor, no_grad
 from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.data.loader import DataLoader
@@ -73,6 +73,10 @@ DEFAULTS = ExperimentConfig(
     augment=AugmentConfig(copies=2.0),
     train=TrainConfig(epochs=40, patience=10),
 )
+# the second paper's augmentation settings, which this script does not use
+SECOND_PAPER_AUGMENTATION = ("augment.noise_level", "augment.semitones", "augment.gain_db",
+                             "augment.freq_masks", "augment.time_masks",
+                             "augment.freq_mask_width", "augment.time_mask_width")
 # a run on generated audio: fewer epochs and copies (shown in the header, overridable)
 DEMO = {"train.epochs": 6, "train.patience": 0, "augment.copies": 1.0}
 
@@ -85,12 +89,13 @@ def parse_args(argv=None) -> ExperimentConfig:
 def parse(argv=None) -> tuple[ExperimentConfig, list]:
     """The configuration and the learning rates to sweep (one run each)."""
     p = build_parser(DEFAULTS, model_options(ParallelCNNLSTMAttention),
-                     description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1])
+                     description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1],
+                     skip=SECOND_PAPER_AUGMENTATION, several=("lr",))
     ns = p.parse_args(argv)
     lrs = getattr(ns, "train.lr")
     lrs = lrs if isinstance(lrs, list) else [lrs]
     try:
-        cfg = from_namespace(ns, DEFAULTS, "parallel")
+        cfg = from_namespace(ns, DEFAULTS, "parallel", several=("lr",))
     except ValueError as err:                          # e.g. win_length > n_fft
         p.error(str(err))
     if cfg.data.folds == 1:
@@ -100,9 +105,11 @@ def parse(argv=None) -> tuple[ExperimentConfig, list]:
     if cfg.data.target not in TARGETS:
         p.error(f"--target {cfg.data.target!r} must be one of {sorted(TARGETS)}")
     try:                                   # the model accepts these features and options
-        n_mels, n_frames = cfg.features.shape[1:]
-        ParallelCNNLSTMAttention(n_classes=3, n_mels=n_mels, n_frames=n_frames,
-                                 **cfg.model.options)
+        _, n_mels, n_frames = cfg.features.shape
+        model = ParallelCNNLSTMAttention(n_classes=3, n_mels=n_mels, n_frames=n_frames,
+                                         **cfg.model.options).eval()
+        with no_grad():
+            model(Tensor(np.zeros((1, *cfg.features.shape), np.float32)))
     except (TypeError, ValueError) as err:
         p.error(f"the model cannot be built for these settings: {err}")
     return cfg, lrs
@@ -297,7 +304,7 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, run_dir: Path
         if run.should_stop():                            # early stopping on validation loss
             break
         model.train()
-        meter = EpochMeter(len(loader), epoch, cfg.train.epochs)
+        meter = EpochMeter(len(loader), epoch, cfg.train.epochs, cfg.train.progress)
         for i, (xb, yb) in enumerate(loader, start=1):
             logits = model(Tensor(xb))                   # (B, K)
             loss = F.cross_entropy(logits, yb)

@@ -59,7 +59,7 @@ from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, cl
                                         regularization_loss)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
-from minitorch_ser.autograd.tensor import Tensor
+from minitorch_ser.autograd.tensor import Tensor, no_grad
 from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, synthetic
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.data.loader import DataLoader
@@ -122,7 +122,8 @@ def parse_args(argv=None) -> ExperimentConfig:
     known, _ = first.parse_known_args(argv)
     defaults = paper_defaults(known.model, known.duration if known.duration > 0 else 3.0)
     p = build_parser(defaults, model_options(crnn.MODELS[known.model]),
-                     description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1])
+                     description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1],
+                     skip=("data.folds", "data.target", "augment.snr_db"))
     p.add_argument("--model", dest="model_name", choices=sorted(PAPER), default="gru",
                    help="gru: Figure 7, lstm: Figure 8, lstm_reg: Figure 9")
     ns = p.parse_args(argv)
@@ -132,8 +133,14 @@ def parse_args(argv=None) -> ExperimentConfig:
         cfg = from_namespace(ns, defaults, known.model)
     except ValueError as err:                          # e.g. win_length > n_fft
         p.error(str(err))
-    if ns.__dict__["features.duration"] != defaults.features.duration:
-        cfg.features = crema_d.feature_config(cfg.features.duration, cfg.features.sr)
+    try:                                   # the model accepts these features and options
+        _, n_mels, n_frames = cfg.features.shape
+        model = crnn.build_crnn(cfg.model.name, n_classes=6, n_mels=n_mels, n_frames=n_frames,
+                                **cfg.model.options).eval()
+        with no_grad():
+            model(Tensor(np.zeros((1, *cfg.features.shape), np.float32)))
+    except (TypeError, ValueError) as err:
+        p.error(f"the model cannot be built for these settings: {err}")
     return cfg
 
 
@@ -255,11 +262,14 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
     fingerprint = runs.fingerprint(run_settings(cfg), df["content_hash"], labels, split)
     if cfg.resume:                                 # same data and settings, before any write
         runs.check_resume(out, fingerprint)
-    wave_aug, spec_aug = WaveAugment(sr=cfg.features.sr), SpecAugment()
+    a = cfg.augment
+    wave_aug = WaveAugment(sr=cfg.features.sr, noise_level=a.noise_level, semitones=a.semitones,
+                           gain_db=a.gain_db)
+    spec_aug = SpecAugment(n_freq_masks=a.freq_masks, F=a.freq_mask_width,
+                           n_time_masks=a.time_masks, T=a.time_mask_width)
     (out / "config.json").write_text(json.dumps(
         {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
-         "class_names": class_names, "wave_augment": vars(wave_aug),
-         "feature_augment": vars(spec_aug)}, indent=2))
+         "class_names": class_names}, indent=2))
     write_split(out, split, df)
     print(f"\n=== {name} | model {cfg.model.name} (Figure {PAPER[cfg.model.name]['figure']}) | "
           f"{protocol} -> {out}")
@@ -277,51 +287,9 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
             "dataset": name, "model": cfg.model.name, "protocol": protocol,
             "fingerprint": fingerprint}
 
-    # the model, the optimizer (Adam) and the per-batch exponential decay of its learning rate
-    mt_random.manual_seed(cfg.seed)                      # the model's initial weights
-    _, _, n_mels, n_frames = train.X.shape               # (N, 3, n_mels, n_frames)
-    if model is not None:
-        net = model[0](len(class_names), train.X.shape[1:])
-    else:
-        net = crnn.build_crnn(cfg.model.name, n_classes=len(class_names), n_mels=n_mels,
-                              n_frames=n_frames, **cfg.model.options)
-    optimizer = make_optimizer(net, cfg.train)
-    scheduler = make_scheduler(optimizer, cfg.train)
-    loader = DataLoader(train.X, train.y, batch_size=cfg.train.batch_size, shuffle=True,
-                        seed=cfg.seed)
-    run = TrainingRun(out, net, optimizer, scheduler, loader, cfg.train, meta)
-    print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
-          f"val {len(val)}, test {len(test)}; input {train.X.shape[1:]}; "
-          f"{sum(p.size for p in net.parameters()):,} parameters")
-    first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
-    for epoch in range(first, cfg.train.epochs + 1):
-        if run.should_stop():                            # early stopping on validation loss
-            break
-        net.train()
-        meter = EpochMeter(len(loader), epoch, cfg.train.epochs)
-        for i, (xb, yb) in enumerate(loader, start=1):
-            logits = net(Tensor(xb))                     # (B, K)
-            loss = F.cross_entropy(logits, yb)
-            penalty = regularization_loss(net)           # Figure 9's L2 on its convolutions
-            objective = loss + penalty if penalty is not None else loss
-            run.check_loss(objective.item(), xb, epoch, i)   # NaN/inf: TrainingDiverged
-            optimizer.zero_grad()
-            objective.backward()
-            run.check_gradients(epoch, i)
-            clip_gradients(net, cfg.train)
-            optimizer.step()
-            if cfg.train.scheduler == "exponential":    # the paper's per-batch decay
-                scheduler.step()
-            meter.update(loss.item(), logits, yb)
-        val_result = evaluate(net, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
-        lr = optimizer.param_groups[0]["lr"]
-        if cfg.train.scheduler == "plateau":
-            scheduler.step(val_result.loss)
-        run.end_epoch(epoch, meter, val_result, lr, val.X)   # history, best.ckpt, last.ckpt
-    if cfg.train.restore_best:
-        run.restore_best()
+    result, net = train_model(cfg, train, val, len(class_names), out, meta, model)
 
-    metrics = test_and_report(net, test, class_names, run.result, out, paths, extra={
+    metrics = test_and_report(net, test, class_names, result, out, paths, extra={
         "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
         "n_val": len(val), "n_test": len(test), "session_seconds": time.perf_counter() - t0})
     per_class = write_per_class_accuracy(out, class_names)
@@ -344,6 +312,57 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
                "paper_crema_d": paper}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
     return 0
+
+
+def train_model(cfg: ExperimentConfig, train, val, n_classes: int, out: Path, meta: dict,
+                model=None):
+    """The model and its training loop; returns the history and the best-validation model.
+
+    ``model = (factory, training settings)`` replaces the paper's model (tests)."""
+    mt_random.manual_seed(cfg.seed)                      # the model's initial weights
+    _, _, n_mels, n_frames = train.X.shape               # (N, 3, n_mels, n_frames)
+    if model is not None:
+        net = model[0](n_classes, train.X.shape[1:])
+    else:
+        net = crnn.build_crnn(cfg.model.name, n_classes=n_classes, n_mels=n_mels,
+                              n_frames=n_frames, **cfg.model.options)
+    optimizer = make_optimizer(net, cfg.train)           # Adam
+    scheduler = make_scheduler(optimizer, cfg.train)     # exponential decay, per batch
+    loader = DataLoader(train.X, train.y, batch_size=cfg.train.batch_size, shuffle=True,
+                        seed=cfg.seed)
+    run = TrainingRun(out, net, optimizer, scheduler, loader, cfg.train, meta)
+    print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
+          f"val {len(val)}; input {train.X.shape[1:]}; "
+          f"{sum(p.size for p in net.parameters()):,} parameters")
+    first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
+    for epoch in range(first, cfg.train.epochs + 1):
+        if run.should_stop():                            # early stopping on validation loss
+            break
+        net.train()
+        meter = EpochMeter(len(loader), epoch, cfg.train.epochs, cfg.train.progress)
+        for i, (xb, yb) in enumerate(loader, start=1):
+            logits = net(Tensor(xb))                     # (B, K)
+            loss = F.cross_entropy(logits, yb)
+            penalty = regularization_loss(net)           # Figure 9's L2 on its convolutions
+            objective = loss + penalty if penalty is not None else loss
+            value = objective.item()
+            run.check_loss(value, xb, epoch, i)          # NaN/inf: TrainingDiverged
+            optimizer.zero_grad()
+            objective.backward()
+            run.check_gradients(epoch, i, value)
+            clip_gradients(net, cfg.train)
+            optimizer.step()
+            if cfg.train.scheduler == "exponential":    # the paper's per-batch decay
+                scheduler.step()
+            meter.update(loss.item(), logits, yb)
+        val_result = evaluate(net, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
+        lr = optimizer.param_groups[0]["lr"]
+        if cfg.train.scheduler == "plateau":
+            scheduler.step(val_result.loss)
+        run.end_epoch(epoch, meter, val_result, lr, val.X)   # history, best.ckpt, last.ckpt
+    if cfg.train.restore_best:
+        run.restore_best()
+    return run.result, net
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ from .inference import Predictor, StreamStats, read_pcm16
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m minitorch_ser``: sub-commands predict, stream, explain, convert."""
     parser = argparse.ArgumentParser(
         prog="python -m minitorch_ser", description="Use a trained minitorch-ser model.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -109,8 +110,29 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
     """Run the command line; return the exit status (see the module docstring).
 
-    ``stdin`` (binary), ``stdout`` and ``stderr`` (text) default to the process's streams;
-    tests pass their own.
+    Parameters
+    ----------
+    argv : list of str or None
+        The arguments after the program name, e.g. ``["predict", "runs/x", "a.wav"]``
+        (``None``: ``sys.argv[1:]``).
+    stdin : binary file object or None
+        Raw 16-bit PCM for ``stream -`` (``None``: ``sys.stdin.buffer``, opened only then).
+    stdout, stderr : text file object or None
+        Where results and messages go (``None``: ``sys.stdout``, ``sys.stderr``); tests pass
+        their own.
+
+    Returns
+    -------
+    int in {0, 1, 2}
+        0: everything done; 1: an input could not be read or an output could not be written;
+        2: an unusable checkpoint, a refused ``convert``, a bad ``--sr`` / ``--window`` /
+        ``--hop``, a model without attention for ``explain``, or no samples on ``stream -``.
+
+    Raises
+    ------
+    SystemExit
+        From ``argparse``: status 2 for a bad command line (the usage and the error on
+        ``sys.stderr``, not on ``stderr``), status 0 after ``-h``.
     """
     stdout = sys.stdout if stdout is None else stdout
     stderr = sys.stderr if stderr is None else stderr

@@ -76,11 +76,28 @@ class AugmentConfig:
         SNR range in dB of the additive white noise copies (first paper).
     oversample : bool
         Repeat minority-class training clips until the classes are balanced.
+    noise_level : float >= 0
+        Second paper: largest peak-relative noise amplitude (``data.augment.WaveAugment``).
+    semitones : float >= 0
+        Second paper: largest pitch shift, up or down.
+    gain_db : float >= 0
+        Second paper: largest gain, up or down, in dB.
+    freq_masks, time_masks : int >= 0
+        Second paper's SpecAugment: mel bands and frame bands masked per copy.
+    freq_mask_width, time_mask_width : int >= 1
+        SpecAugment: widest band (``F``, ``T``).
     """
 
     copies: float = field(default=2.0, metadata={"type": nonnegative_float})
     snr_db: tuple = (15.0, 30.0)
     oversample: bool = False
+    noise_level: float = field(default=0.035, metadata={"type": nonnegative_float})
+    semitones: float = field(default=2.0, metadata={"type": nonnegative_float})
+    gain_db: float = field(default=5.0, metadata={"type": nonnegative_float})
+    freq_masks: int = field(default=2, metadata={"type": nonnegative_int})
+    time_masks: int = field(default=2, metadata={"type": nonnegative_int})
+    freq_mask_width: int = field(default=8, metadata={"type": positive_int})
+    time_mask_width: int = field(default=8, metadata={"type": positive_int})
 
 
 @dataclass
@@ -136,8 +153,6 @@ NOT_OPTIONS = {("train", "progress"), ("features", "n_frames")}
 OPTION_NAMES = {("features", "duration"): "duration", ("augment", "snr_db"): "snr-db"}
 MODEL_INPUTS = ("n_classes", "n_mels", "n_frames", "name")
 # positive numbers among the dataclasses' fields (checked on the command line)
-# options that take one value or several (a sweep: one run per value)
-SEVERAL = {"lr"}
 POSITIVE = {"epochs", "batch_size", "lr", "n_fft", "win_length", "hop_length", "n_mels", "sr",
             "duration", "decay_steps"}
 NONNEGATIVE = {"patience", "plateau_patience", "weight_decay", "momentum", "min_lr", "fmin",
@@ -197,10 +212,12 @@ def field_help(cls) -> dict:
 
 
 def _add_field(group, f: dataclasses.Field, default, dest: str, option: str,
-               helps: dict) -> None:
+               helps: dict, several: bool = False) -> None:
     base, optional = _base_type(f.type)
     help_text = f.metadata.get("help", helps.get(f.name, ""))
-    if default is not None and base is not bool:
+    if several:
+        help_text += " One value, or several: one run each."
+    if default is not None:
         help_text += f" (default: {' '.join(map(str, default)) if isinstance(default, tuple) else default})"
     metavar = option.upper().replace("-", "_")
     if base is bool:
@@ -214,7 +231,7 @@ def _add_field(group, f: dataclasses.Field, default, dest: str, option: str,
         group.add_argument(f"--{option}", dest=dest, default=default,
                            type=_value_type(base, f.name, optional, f.metadata),
                            choices=f.metadata.get("choices"), help=help_text,
-                           nargs="+" if option in SEVERAL else None,
+                           nargs="+" if several else None,
                            metavar=None if f.metadata.get("choices") else metavar)
 
 
@@ -227,7 +244,7 @@ def model_options(factory) -> dict:
 
 
 def build_parser(defaults: ExperimentConfig, model_defaults: dict, description: str = "",
-                 epilog: str = "") -> argparse.ArgumentParser:
+                 epilog: str = "", skip=(), several=()) -> argparse.ArgumentParser:
     """The command line of a script: one option per field of ``defaults`` (module docstring).
 
     Parameters
@@ -238,18 +255,24 @@ def build_parser(defaults: ExperimentConfig, model_defaults: dict, description: 
         The model's keyword arguments and defaults (``model_options``), one option each.
     description, epilog : str
         Text of ``-h``.
+    skip : iterable of str
+        Fields the script does not use (``"data.folds"``): no option, the default kept.
+    several : iterable of str
+        Options that take one value or several (``"lr"``: a sweep, one run per value).
     """
-    p = argparse.ArgumentParser(description=description, epilog=epilog,
+    p = argparse.ArgumentParser(description=description, epilog=epilog, allow_abbrev=False,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    skip = set(skip)
     for section in SECTIONS:
         group = p.add_argument_group(section)
         obj = getattr(defaults, section)
         helps = field_help(type(obj))
         for f in dataclasses.fields(obj):
-            if (section, f.name) in NOT_OPTIONS:
+            if (section, f.name) in NOT_OPTIONS or f"{section}.{f.name}" in skip:
                 continue
             option = OPTION_NAMES.get((section, f.name), f.name.replace("_", "-"))
-            _add_field(group, f, getattr(obj, f.name), f"{section}.{f.name}", option, helps)
+            _add_field(group, f, getattr(obj, f.name), f"{section}.{f.name}", option, helps,
+                       several=option in several)
     group = p.add_argument_group("model (the keyword arguments of its constructor)")
     for name, default in model_defaults.items():
         option = name.replace("_", "-")
@@ -275,7 +298,7 @@ def build_parser(defaults: ExperimentConfig, model_defaults: dict, description: 
 
 
 def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
-                   model_name: str) -> ExperimentConfig:
+                   model_name: str, several=()) -> ExperimentConfig:
     """The ``ExperimentConfig`` of parsed options (nested back into their sections).
 
     Parameters
@@ -283,12 +306,15 @@ def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
     ns : argparse.Namespace
         ``build_parser(defaults, ...).parse_args(argv)``: attributes ``"<section>.<field>"``
         (``"train.lr"``), ``"model.<keyword>"`` and the run fields (``seed``, ``out``, ...).
-        A sweep option (``SEVERAL``, e.g. ``--lr 0.1 0.01``) given as a list contributes its
-        first value. Fields absent from ``ns`` keep the value in ``defaults``.
+        A sweep option (in ``several``, e.g. ``--lr 0.1 0.01``) contributes its first value;
+        other lists (``--fractions 0.7 0.15 0.15``) become tuples. Fields absent from ``ns``
+        keep the value in ``defaults``.
     defaults : ExperimentConfig
         The script's defaults, the base every section is replaced from (not modified).
     model_name : str
         Registered model name, stored as ``model.name``.
+    several : iterable of str
+        Field names of sweep options (``"lr"``).
 
     Returns
     -------
@@ -304,9 +330,11 @@ def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
         ``error:`` line (``parser.error``).
     """
     values = dict(vars(ns))
-    for key in [k for k in values if k.split(".")[-1] in SEVERAL]:
-        if isinstance(values[key], list):                 # the first value of a sweep
-            values[key] = values[key][0]
+    for key, value in values.items():
+        if isinstance(value, list):
+            name = key.split(".")[-1]
+            # the first value of a sweep; a fixed-length option (nargs=N) is a tuple
+            values[key] = value[0] if name in several else tuple(value)
     sections = {}
     for section in SECTIONS:
         obj = getattr(defaults, section)

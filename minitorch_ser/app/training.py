@@ -1,6 +1,6 @@
 """Training helpers, each a screen long: the pieces an experiment script's loop calls.
 
-A script writes its own loop (``experiments/baved_parallel.py`` shows it)::
+A script writes its own loop (``experiments/baved_parallel.py`` shows it in full; in outline)::
 
     run = TrainingRun(run_dir, model, optimizer, scheduler, loader, config, meta)
     first = run.resume(seed) if resume else run.start(seed)
@@ -120,21 +120,40 @@ class TrainConfig:
     Attributes
     ----------
     epochs : int > 0
+        Epochs to train (at most: early stopping may end sooner).
     batch_size : int > 0
+        Clips per training step.
     optimizer : {'adam', 'sgd'}
+        Adam (torch.optim.Adam) or SGD with momentum.
     lr : float > 0
+        Learning rate (the BAVED script takes several values: one run each, the paper's sweep).
     weight_decay : float >= 0
         L2 term added to the gradient (torch.optim semantics).
     momentum : float >= 0
         SGD only (0.8 in the reference notebook).
     scheduler : {'plateau', 'exponential', 'none'}
-        'plateau': ReduceLROnPlateau(factor, patience) on validation loss, once per epoch.
-        'exponential': lr = lr0 * decay_rate ** (step / decay_steps), once per batch.
+        plateau: ReduceLROnPlateau on validation loss per epoch; exponential: lr0 *
+        decay_rate ** (step / decay_steps) per batch; none: a constant lr.
+    plateau_factor : float in (0, 1)
+        ReduceLROnPlateau: multiply the lr by this after ``plateau_patience`` flat epochs.
+    plateau_patience : int >= 0
+        ReduceLROnPlateau: epochs without a lower validation loss before the lr drops.
+    min_lr : float >= 0
+        ReduceLROnPlateau: the lr never drops below this.
+    decay_steps : int > 0
+        Exponential decay: steps (batches) per factor ``decay_rate``.
+    decay_rate : float > 0
+        Exponential decay: the factor per ``decay_steps`` steps.
+    staircase : bool
+        Exponential decay: whole factors only (``floor(step / decay_steps)``), as Keras.
     patience : int >= 0
         Early stopping: stop after this many epochs without a lower validation loss (0: never).
     restore_best : bool
         After training, load the best-validation weights into the model.
-    clip_grad_norm, clip_grad_value : float > 0 or None
+    clip_grad_norm : float > 0 or None
+        Scale the gradients so their global L2 norm is at most this (after value clipping).
+    clip_grad_value : float > 0 or None
+        Clip every gradient element to [-value, value].
     progress : bool
         Print a progress line during each epoch (with ETA) and one line per epoch.
     """
@@ -427,7 +446,17 @@ class TrainingRun:
         self.named_params = list(model.named_parameters())
 
     def start(self, seed: int) -> int:
-        """A new run: seed the default generator (weights, dropout); returns epoch 1."""
+        """A new run: seed the default generator; returns epoch 1.
+
+        The scripts seed it once more before building the model (its initial weights); this
+        restarts the draws of training itself (dropout) from the same seed, so they do not
+        depend on how many numbers the model's initialization took, and a resume restores
+        exactly this generator's state.
+
+        Parameters
+        ----------
+        seed : int >= 0
+        """
         mt_random.manual_seed(seed)
         return 1
 

@@ -24,21 +24,54 @@ A typical pipeline::
     loader = DataLoader(scaler.transform(train.X), train.y, batch_size=32, rng=0)
 """
 
-from . import augment, baved, crema_d, features, loader, manifest, splits, synthetic
-from .augment import SpecAugment, WaveAugment, awgn_copies, build_training_set
-from .baved import EMOTIONS, eda, read_metadata
-from .features import (Extracted, FeatureConfig, FeatureDataset, Standardizer,
-                       dataset_from_indices, extract)
-from .loader import DataLoader
-from .manifest import read_for_experiment, read_manifest
-from .splits import (load_split, oversample, random_split, save_split, speaker_kfold,
-                     speaker_split, split_summary)
-from .synthetic import make_crema_d, make_dataset
+from __future__ import annotations
 
-__all__ = ["augment", "baved", "crema_d", "features", "loader", "manifest", "splits",
-           "synthetic", "SpecAugment", "WaveAugment", "awgn_copies", "build_training_set",
-           "EMOTIONS", "eda", "read_metadata", "Extracted", "FeatureConfig", "FeatureDataset",
-           "Standardizer", "dataset_from_indices", "extract", "DataLoader",
-           "read_for_experiment", "read_manifest", "load_split", "oversample", "random_split",
-           "save_split", "speaker_kfold", "speaker_split", "split_summary", "make_crema_d",
-           "make_dataset"]
+import importlib
+
+# The submodules are imported on first use (PEP 562 ``__getattr__`` below): ``splits``,
+# ``baved``, ``crema_d`` and ``manifest`` load pandas and ``synthetic`` loads scipy.signal,
+# which the command line's ``predict`` / ``stream`` / ``explain`` never need (they use
+# ``features`` alone). ``from minitorch_ser.data import splits, read_metadata`` works as before.
+_SUBMODULES = ("augment", "baved", "crema_d", "features", "loader", "manifest", "splits",
+               "synthetic")
+
+#: each public name re-exported here -> the submodule that defines it
+_NAMES = {
+    "SpecAugment": "augment", "WaveAugment": "augment", "awgn_copies": "augment",
+    "build_training_set": "augment",
+    "EMOTIONS": "baved", "eda": "baved", "read_metadata": "baved",
+    "Extracted": "features", "FeatureConfig": "features", "FeatureDataset": "features",
+    "Standardizer": "features", "dataset_from_indices": "features", "extract": "features",
+    "DataLoader": "loader",
+    "read_for_experiment": "manifest", "read_manifest": "manifest",
+    "load_split": "splits", "oversample": "splits", "random_split": "splits",
+    "save_split": "splits", "speaker_kfold": "splits", "speaker_split": "splits",
+    "split_summary": "splits",
+    "make_crema_d": "synthetic", "make_dataset": "synthetic",
+}
+
+__all__ = list(_SUBMODULES) + list(_NAMES)
+
+
+def __getattr__(name: str):
+    """Import the submodule ``name``, or the submodule defining ``name``, on first access.
+
+    Importing ``minitorch_ser.data.<module>`` binds it as an attribute of this package, and a
+    re-exported name is bound here once looked up, so this runs once per name.
+
+    Raises
+    ------
+    AttributeError
+        If ``name`` is neither a submodule nor one of the names listed in ``__all__``.
+    """
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

@@ -74,8 +74,10 @@ def test_crema_d_run_folder_speaker_split_with_augmentation(script, audio, tmp_p
     config = json.loads((out / "config.json").read_text())
     assert config["data"]["fractions"] == [0.7, 0.15, 0.15]           # lstm_reg: the paper's
     assert config["augment"]["copies"] == 0.25
-    assert config["wave_augment"] == {"sr": 16000, "noise_level": 0.035, "semitones": 2.0,
-                                      "gain_db": 5.0}
+    assert {k: config["augment"][k] for k in ("noise_level", "semitones", "gain_db",
+                                              "freq_mask_width", "time_mask_width")} == {
+        "noise_level": 0.035, "semitones": 2.0, "gain_db": 5.0, "freq_mask_width": 8,
+        "time_mask_width": 8}
     # the split is speaker-independent by actor
     split = pd.read_csv(out / "split.csv")
     split["actor"] = split["path"].map(lambda p: crema_d.parse_name(os.path.basename(p))["actor"])
@@ -206,3 +208,17 @@ def test_features_are_standardized_per_mel_bin(audio):
     assert scaler.mean_.shape == (1, 3, 64, 1)
     np.testing.assert_allclose(train.X.mean(axis=(0, 3)), 0.0, atol=1e-3)
     np.testing.assert_allclose(train.X.std(axis=(0, 3)), 1.0, atol=1e-2)
+
+
+def test_options_the_script_does_not_use_are_refused(script, capsys):
+    for argv in (["--folds", "5"], ["--target", "gender"], ["--snr-db", "1", "2"],
+                 ["--lr", "0.1", "0.01"]):
+        with pytest.raises(SystemExit):
+            script.parse_args(argv)
+    # features the model cannot take fail at once, naming the reason
+    with pytest.raises(SystemExit):
+        script.parse_args(["--no-deltas"])
+    assert "the model cannot be built for these settings" in capsys.readouterr().err
+    # abbreviations are not accepted (a demo must never override a typed value)
+    with pytest.raises(SystemExit):
+        script.parse_args(["--epoch", "1"])
