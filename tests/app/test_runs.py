@@ -121,7 +121,9 @@ def test_an_interrupted_run_says_how_to_continue(audio, tmp_path, sig, code):
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--data", str(audio), "--epochs", "200", "--copies", "0",
          "--patience", "0", "--out", str(out), "--cache-dir", str(tmp_path / "cache")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+        # as from a terminal: a shell's background job would start with SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while runs.completed_epochs(out) < 1 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
