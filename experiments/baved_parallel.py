@@ -193,7 +193,7 @@ def run_settings(cfg: ExperimentConfig) -> dict:
         settings["data"].pop(key)
     for key in ("out", "resume", "overwrite"):
         settings.pop(key)
-    return {section: value for section, value in settings.items()}
+    return settings
 
 
 def main(argv=None) -> int:
@@ -228,8 +228,10 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
     except ValueError as err:                            # e.g. more folds than speakers
         print(f"error: {err}", file=sys.stderr)
         return 2
-    protocol = (f"{cfg.data.folds}-fold " if cfg.data.folds else "") + (
-        "speaker-independent" if cfg.data.split == "speaker" else "random stratified 80/10/10")
+    shares = "/".join(f"{round(100 * f)}" for f in cfg.data.fractions)
+    protocol = (f"{cfg.data.folds}-fold speaker-independent" if cfg.data.folds else
+                f"speaker-independent {shares}" if cfg.data.split == "speaker" else
+                f"random stratified {shares}")
 
     results = []
     for fold_i, split in enumerate(folds):

@@ -53,7 +53,7 @@ def test_speaker_split_run_writes_a_complete_run_folder(script, data, tmp_path):
     assert tested == set(split.loc[split["split"] == "test", "path"])
     ckpt = load_checkpoint(out)
     assert ckpt["meta"]["class_names"] == list(baved.EMOTIONS)
-    assert ckpt["meta"]["protocol"] == "speaker-independent"
+    assert ckpt["meta"]["protocol"] == "speaker-independent 80/10/10"
 
 
 def test_manifest_run_uses_the_manifest_labels(script, data, tmp_path):
