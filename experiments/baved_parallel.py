@@ -15,7 +15,7 @@ Commands::
     # other targets with the same model (the paper's future work)
     python experiments/baved_parallel.py --target gender
 
-    # no data at hand: a two-minute demo on generated BAVED-format audio
+    # no data at hand: a short demo on generated BAVED-format audio (6 epochs)
     python experiments/baved_parallel.py --demo
 
     # any dataset from a CSV manifest (columns path,label[,speaker]; any number of classes,
