@@ -1013,6 +1013,26 @@ def _axis(axis):
     return axis
 
 
+def _reduction(axis, keepdims, dim, keepdim, default=None):
+    """``(axis, keepdims)`` of a reduction called with NumPy's names or torch's (``dim``,
+    ``keepdim``); giving both spellings of one argument is an error.
+
+    Raises
+    ------
+    TypeError
+        ``axis`` and ``dim`` (or ``keepdims`` and ``keepdim``) both given.
+    """
+    if dim is not None:
+        if axis is not None and axis != default:
+            raise TypeError(f"give axis={axis!r} or dim={dim!r}, not both")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError("give keepdims or keepdim, not both")
+        keepdims = bool(keepdim)
+    return _axis(axis), keepdims
+
+
 def _index_data(index):
     """Replace Tensors inside an index by their arrays (integer or boolean indexing)."""
     if isinstance(index, tuple):
@@ -1324,60 +1344,70 @@ class _TensorOpMethods:
         return MaskedFill.apply(self, mask=np.asarray(as_array(mask), dtype=bool), value=value)
 
     # ------------------------------------------------------------- reductions
-    def sum(self, axis=None, keepdims: bool = False):
+    def sum(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
         """Sum over ``axis`` (``Sum``).
 
         Parameters
         ----------
         axis : int, tuple or list of int, or None
-            Axes to reduce (None: all).
+            Axes to reduce (None: all). ``dim`` is torch's name for it.
         keepdims : bool
-            Keep the reduced axes with size 1.
+            Keep the reduced axes with size 1. ``keepdim`` is torch's name for it.
         """
-        return Sum.apply(self, axis=_axis(axis), keepdims=keepdims)
+        axis, keepdims = _reduction(axis, keepdims, dim, keepdim)
+        return Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis=None, keepdims: bool = False):
+    def mean(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
         """Mean over ``axis`` (``Mean``).
 
         Parameters
         ----------
         axis : int, tuple or list of int, or None
-            Axes to reduce (None: all).
+            Axes to reduce (None: all). ``dim`` is torch's name for it.
         keepdims : bool
-            Keep the reduced axes with size 1.
+            Keep the reduced axes with size 1. ``keepdim`` is torch's name for it.
         """
-        return Mean.apply(self, axis=_axis(axis), keepdims=keepdims)
+        axis, keepdims = _reduction(axis, keepdims, dim, keepdim)
+        return Mean.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis=None, keepdims: bool = False):
+    def max(self, axis=None, keepdims: bool = False, *, dim=None, keepdim=None):
         """Maximum over ``axis``; ties share the gradient equally (``Max``).
 
         Parameters
         ----------
         axis : int, tuple or list of int, or None
-            Axes to reduce (None: all).
+            Axes to reduce (None: all). ``dim`` is torch's name for it.
         keepdims : bool
-            Keep the reduced axes with size 1.
+            Keep the reduced axes with size 1. ``keepdim`` is torch's name for it.
         """
-        return Max.apply(self, axis=_axis(axis), keepdims=keepdims)
+        axis, keepdims = _reduction(axis, keepdims, dim, keepdim)
+        return Max.apply(self, axis=axis, keepdims=keepdims)
 
-    def var(self, axis=None, keepdims: bool = False, unbiased: bool = True):
+    def var(self, axis=None, keepdims: bool = False, unbiased: bool = True, *, dim=None,
+            keepdim=None):
         """Variance over ``axis`` (``Var``).
 
         Parameters
         ----------
         axis : int, tuple or list of int, or None
-            Axes to reduce (None: all); n is the number of reduced elements.
+            Axes to reduce (None: all); n is the number of reduced elements. ``dim`` is
+            torch's name for it.
         keepdims : bool
-            Keep the reduced axes with size 1.
+            Keep the reduced axes with size 1. ``keepdim`` is torch's name for it.
         unbiased : bool
             Divide by n - 1 (Bessel's correction, torch's default) instead of n.
         """
-        return Var.apply(self, axis=_axis(axis), keepdims=keepdims, unbiased=unbiased)
+        axis, keepdims = _reduction(axis, keepdims, dim, keepdim)
+        return Var.apply(self, axis=axis, keepdims=keepdims, unbiased=unbiased)
 
-    def softmax(self, axis: int = -1):
+    def softmax(self, axis: int = -1, *, dim=None):
+        """``exp(x - max) / sum exp(x - max)`` along ``axis`` (torch's ``dim``)."""
+        axis, _ = _reduction(axis, False, dim, None, default=-1)
         return Softmax.apply(self, axis=axis)
 
-    def log_softmax(self, axis: int = -1):
+    def log_softmax(self, axis: int = -1, *, dim=None):
+        """``x - logsumexp(x)`` along ``axis`` (torch's ``dim``)."""
+        axis, _ = _reduction(axis, False, dim, None, default=-1)
         return LogSoftmax.apply(self, axis=axis)
 
     # ------------------------------------------------------------- shape

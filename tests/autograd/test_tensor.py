@@ -176,3 +176,20 @@ def test_contiguous_keeps_a_zero_dimensional_tensor_zero_dimensional():
     assert y.shape == () and y.item() == 2.5
     (y * 3.0).backward()
     assert x.grad.shape == () and x.grad == 3.0
+
+
+def test_reductions_take_torch_names_dim_and_keepdim():
+    import minitorch_ser as mt
+    data = np.arange(24.0).reshape(2, 3, 4)
+    x = mt.Tensor(data)
+    for name in ("sum", "mean", "max", "var"):
+        torch_style = getattr(x, name)(dim=1, keepdim=True).data
+        numpy_style = getattr(x, name)(axis=1, keepdims=True).data
+        np.testing.assert_array_equal(torch_style, numpy_style)
+        assert torch_style.shape == (2, 1, 4)
+    np.testing.assert_array_equal(x.softmax(dim=0).data, x.softmax(axis=0).data)
+    np.testing.assert_array_equal(x.log_softmax(dim=1).data, x.log_softmax(axis=1).data)
+    with pytest.raises(TypeError, match="give axis=0 or dim=1, not both"):
+        x.sum(axis=0, dim=1)
+    with pytest.raises(TypeError, match="keepdims or keepdim"):
+        x.mean(dim=0, keepdims=True, keepdim=True)
