@@ -5,8 +5,10 @@ Usage::
     python benchmarks/torch_twins.py                  # check every twin: counts and logits
     python benchmarks/torch_twins.py --models gru lstm --batch 1
 
-Needs PyTorch (``pip install -e ".[bench]"``); nothing in ``minitorch_ser`` or ``tests`` imports
-this file except the test that checks it (skipped without PyTorch).
+Needs PyTorch (``pip install -e ".[bench]"``), loaded like every peer of the benchmarks through
+``side_by_side.torch_peer``; nothing in ``minitorch_ser`` or ``tests`` imports this file. Running
+it is the check of the twins: names, shapes and parameter counts (the papers' totals), logits
+within 1e-4 of ours, and a twin with one wrong constant caught by that tolerance.
 
 A *twin* is the same network written with ``torch.nn``: the same layers in the same order, the
 same shapes, the same parameter and buffer names, so that our weights load into it unchanged::
@@ -43,15 +45,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
+import side_by_side as peers
 from minitorch_ser.autograd.tensor import Tensor, no_grad
 from minitorch_ser.models.crnn import (KERAS_BN_MOMENTUM, KERAS_EPS, KERNEL_SIZE,
                                        CNNGRUAttention, CNNLSTMAttention,
                                        CNNLSTMAttentionRegularized)
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
+
+torch = peers.torch_peer()
+if torch is None:
+    raise ImportError(peers.missing("PyTorch"))
+nn, F = torch.nn, torch.nn.functional
 
 __all__ = ["ParallelCNNLSTMAttentionTwin", "CNNGRUAttentionTwin", "CNNLSTMAttentionTwin",
            "CNNLSTMAttentionRegularizedTwin", "twin_of", "load_weights", "build_ours",
@@ -434,13 +439,40 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    torch.set_num_threads(2)
     failed = 0
     for name in args.models:
-        result = check_twin(randomize_(build_ours(name), args.seed), args.batch, args.seed)
-        print(result, flush=True)
-        failed += not result.ok
-    return 1 if failed else 0
+        ours = build_ours(name)
+        twin = twin_of(ours)                       # our state_dict, loaded with strict=True
+        same = (list(twin.state_dict()) == list(ours.state_dict())
+                and parameter_count(twin) == parameter_count(ours) == PAPER_COUNTS[name])
+        result = check_twin(randomize_(ours, args.seed), args.batch, args.seed)
+        verdict = "as ours and the paper" if same else "DIFFER"
+        print(f"{result}; names and parameter count {verdict}", flush=True)
+        failed += not (result.ok and same)
+    caught = wrong_constant_is_caught(args.seed)
+    print(f"negative control: a twin with LayerNorm eps 1e-5 instead of 1e-3 "
+          f"{'fails the tolerance, as it must' if caught else 'PASSES: the check is too loose'}")
+    return 1 if failed or not caught else 0
+
+
+#: trainable parameters of each model at its default (the papers') sizes; the second paper's
+#: tables add the BatchNorms' 768 (Figure 8) and 384 (Figure 9) running statistics
+PAPER_COUNTS = {"parallel_mha": 523_620, "parallel_additive": 260_452, "gru": 4_030_982,
+                "lstm": 2_803_014 - 768, "lstm_reg": 1_283_334 - 384}
+
+
+def wrong_constant_is_caught(seed: int = 1) -> bool:
+    """Whether the 1e-4 tolerance sees a twin computing something else: Figure 9's LayerNorm
+    with PyTorch's default eps 1e-5 instead of Keras' 1e-3."""
+    ours = randomize_(build_ours("lstm_reg"), seed=seed).eval()
+    twin = twin_of(ours).eval()
+    twin.norm.eps = 1e-5
+    x = np.random.default_rng(seed).standard_normal((2, 3, 64, 300)).astype(np.float32)
+    with no_grad():
+        expected = ours(Tensor(x)).data
+    with torch.no_grad():
+        got = twin(torch.from_numpy(x)).numpy()
+    return float(np.abs(got - expected).max()) > 1e-4
 
 
 if __name__ == "__main__":
