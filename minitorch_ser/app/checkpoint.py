@@ -48,8 +48,10 @@ dict gives the same bytes.
 
 **Version 1** checkpoints were pickles. ``load_checkpoint`` recognizes one by its first two
 bytes, without unpickling it, and refuses it with the command that converts it;
-``convert_legacy`` (``python -m minitorch_ser convert OLD [NEW] --trusted``) unpickles it only
-when told the file is trusted.
+``convert_legacy`` (``python -m minitorch_ser convert OLD [NEW] --trusted``) reads it only
+when told the file is trusted, and even then with an unpickler that rebuilds nothing but
+containers, numbers, strings and NumPy arrays (``_ArraysOnlyUnpickler``): a pickle that names
+any other function or class is refused, so no code from the file runs.
 """
 
 from __future__ import annotations
@@ -242,9 +244,11 @@ def build_model(checkpoint: dict):
 def convert_legacy(src, dst=None, *, trusted: bool) -> Path:
     """Rewrite a version-1 (pickle) checkpoint in the current format.
 
-    The one place a pickle is read: unpickling runs code the file's author chose, so this
-    refuses unless ``trusted`` is True. The old ``model_class`` (``"module:ClassName"``) is
-    mapped to the name under which that class is registered; nothing is imported by it.
+    The one place a pickle is read, refused unless ``trusted`` is True, and read by
+    ``_ArraysOnlyUnpickler``: only containers, numbers, strings and NumPy arrays, dtypes and
+    scalars are rebuilt; a file naming any other global is refused before anything of it
+    runs. The old ``model_class`` (``"module:ClassName"``) is mapped to the name under which
+    that class is registered; nothing is imported by it.
 
     Parameters
     ----------
@@ -263,8 +267,9 @@ def convert_legacy(src, dst=None, *, trusted: bool) -> Path:
     Raises
     ------
     CheckpointError
-        Without ``trusted``; if ``src`` is missing, not a pickle, not a version-1
-        minitorch-ser checkpoint, or names a model class that is not registered.
+        Without ``trusted``; if ``src`` is missing, not a pickle, names a global other than
+        NumPy's array constructors, holds an object array, is not a version-1 minitorch-ser
+        checkpoint, or names a model class that is not registered.
     """
     src = Path(src)
     dst = src if dst is None else Path(dst)
@@ -279,7 +284,9 @@ def convert_legacy(src, dst=None, *, trusted: bool) -> Path:
                               f"checkpoint; there is nothing to convert")
     try:
         with open(src, "rb") as f:
-            data = pickle.load(f)  # trusted by the caller (docstring)
+            data = _ArraysOnlyUnpickler(f).load()
+    except CheckpointError as exc:
+        raise CheckpointError(f"{src}: {exc}") from None
     except Exception as exc:  # truncated, or a pickle of objects this Python cannot rebuild
         raise CheckpointError(f"{src} cannot be unpickled ({type(exc).__name__}: {exc})") from exc
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
@@ -290,6 +297,31 @@ def convert_legacy(src, dst=None, *, trusted: bool) -> Path:
     if "model_class" in data:
         data["model_class"] = _registered_name_of_path(data["model_class"], src)
     return save_checkpoint(dst, data)
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Reads a version-1 checkpoint rebuilding only what one held: dicts, lists, tuples,
+    numbers, strings and NumPy arrays, dtypes and scalars. Any other global a pickle names
+    (a function to call, a class to build: how a pickle runs code) is refused by name, as
+    ``torch.load(weights_only=True)`` does. The elements of an object array go through the
+    same check, and ``save_checkpoint`` then refuses the object array itself."""
+
+    _ARRAYS = {"_reconstruct", "_frombuffer", "scalar"}
+    _MODULES = ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric",
+                "numpy._core.numeric")
+
+    def find_class(self, module: str, name: str):
+        if module in self._MODULES and name in self._ARRAYS:
+            return super().find_class(module, name)
+        if (module, name) == ("numpy", "ndarray"):
+            return np.ndarray
+        if (module, name) == ("numpy", "dtype") or module == "numpy.dtypes":
+            return super().find_class(module, name)
+        if (module, name) == ("collections", "OrderedDict"):
+            return super().find_class(module, name)
+        raise CheckpointError(f"names {module}.{name}, which a checkpoint does not hold (only "
+                              f"arrays, numbers, strings and containers are rebuilt); not "
+                              f"converted")
 
 
 def _registered_name_of_path(model_class, src: Path) -> str:

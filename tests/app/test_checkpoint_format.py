@@ -12,6 +12,7 @@ import json
 import math
 import os
 import pickle
+import pickletools
 import re
 import struct
 import zipfile
@@ -378,11 +379,14 @@ def test_a_malicious_pickle_runs_nothing_on_load_predict_or_resume(tiny_run, tmp
     status, out, err = call("convert", run / "best.ckpt")               # not told it is trusted
     assert status == 2 and "--trusted" in err and "run any code" in err
     assert not marker.exists()
-    # the file is live: unpickling it (which only convert --trusted does) runs the payload,
-    # and the file object it leaves in the dict cannot be stored in the new format
+    # the payload is live: the file names open() and calls it (REDUCE) when read
+    ops = [(op.name, arg) for op, arg, _ in pickletools.genops((run / "best.ckpt").read_bytes())]
+    assert ("SHORT_BINUNICODE", "open") in ops and ("REDUCE", None) in ops
+    # even told it is trusted, convert rebuilds only arrays and containers: the payload's
+    # global (io.open) is refused by name before anything runs
     status, out, err = call("convert", run / "best.ckpt", tmp_path / "new.ckpt", "--trusted")
-    assert marker.exists()
-    assert status == 2 and "is a _io.TextIOWrapper" in err and not (tmp_path / "new.ckpt").exists()
+    assert status == 2 and "names io.open" in err and not (tmp_path / "new.ckpt").exists()
+    assert not marker.exists()
 
 
 def test_convert_trusted_gives_identical_weights_and_predictions(tiny_run, tmp_path):
@@ -528,3 +532,12 @@ def test_feature_cache_holds_no_pickles_and_refuses_them(tmp_path):
     with pytest.warns(UserWarning, match="feature cache .* is unreadable"):
         assert features._load(path) is None
     assert sorted(os.listdir(tmp_path)) == ["features_x.npz"]
+
+
+def test_convert_refuses_object_arrays_in_a_legacy_pickle(tmp_path):
+    old = legacy_pickle(tmp_path / "old.ckpt", {"format": "minitorch-ser-checkpoint",
+                                                "version": 1,
+                                                "x": np.array([{"a": 1}], dtype=object)})
+    status, out, err = call("convert", old, tmp_path / "new.ckpt", "--trusted")
+    assert status == 2 and "has dtype object" in err
+    assert not (tmp_path / "new.ckpt").exists()
