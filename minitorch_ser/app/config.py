@@ -160,15 +160,10 @@ NONNEGATIVE = {"patience", "plateau_patience", "weight_decay", "momentum", "min_
 
 
 def _base_type(annotation):
-    """``int`` for ``int``, ``int | None`` and ``"int | None"``; the optional flag."""
-    if isinstance(annotation, str):
-        optional = "None" in annotation
-        name = annotation.replace("| None", "").replace("None |", "").strip()
-        return {"int": int, "float": float, "str": str, "bool": bool, "tuple": tuple,
-                "dict": dict}.get(name, str), optional
-    args = typing.get_args(annotation)
+    """``(int, False)`` for ``int``, ``(int, True)`` for ``int | None`` (a resolved type, from
+    ``typing.get_type_hints``)."""
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        real = [a for a in args if a is not type(None)]
+        real = [a for a in typing.get_args(annotation) if a is not type(None)]
         return real[0], True
     return annotation, False
 
@@ -211,9 +206,9 @@ def field_help(cls) -> dict:
     return helps
 
 
-def _add_field(group, f: dataclasses.Field, default, dest: str, option: str,
+def _add_field(group, f: dataclasses.Field, hint, default, dest: str, option: str,
                helps: dict, several: bool = False) -> None:
-    base, optional = _base_type(f.type)
+    base, optional = _base_type(hint)
     help_text = f.metadata.get("help", helps.get(f.name, ""))
     if several:
         help_text += " One value, or several: one run each."
@@ -266,13 +261,13 @@ def build_parser(defaults: ExperimentConfig, model_defaults: dict, description: 
     for section in SECTIONS:
         group = p.add_argument_group(section)
         obj = getattr(defaults, section)
-        helps = field_help(type(obj))
+        helps, hints = field_help(type(obj)), typing.get_type_hints(type(obj))
         for f in dataclasses.fields(obj):
             if (section, f.name) in NOT_OPTIONS or f"{section}.{f.name}" in skip:
                 continue
             option = OPTION_NAMES.get((section, f.name), f.name.replace("_", "-"))
-            _add_field(group, f, getattr(obj, f.name), f"{section}.{f.name}", option, helps,
-                       several=option in several)
+            _add_field(group, f, hints[f.name], getattr(obj, f.name), f"{section}.{f.name}",
+                       option, helps, several=option in several)
     group = p.add_argument_group("model (the keyword arguments of its constructor)")
     for name, default in model_defaults.items():
         option = name.replace("_", "-")
@@ -289,11 +284,12 @@ def build_parser(defaults: ExperimentConfig, model_defaults: dict, description: 
         else:
             group.add_argument(f"--{option}", type=type(default), **common)
     run = p.add_argument_group("run")
-    helps = field_help(ExperimentConfig)
+    helps, hints = field_help(ExperimentConfig), typing.get_type_hints(ExperimentConfig)
     for f in dataclasses.fields(defaults):
         if f.name in SECTIONS or f.name == "model":
             continue
-        _add_field(run, f, getattr(defaults, f.name), f.name, f.name.replace("_", "-"), helps)
+        _add_field(run, f, hints[f.name], getattr(defaults, f.name), f.name,
+                   f.name.replace("_", "-"), helps)
     return p
 
 
