@@ -8,7 +8,8 @@ A script reads top to bottom (``experiments/baved_parallel.py``): data, split, t
    one, by audio content: ``check_no_leak``) reached it, and standardization with statistics of
    the training rows only;
 2. the model, the optimizer and the training loop (in the script, with ``app.training``);
-3. ``test_and_report``: the best-validation weights on the test set once, and the run folder's
+3. ``test_and_report``: the trained model (the best-validation weights, unless the script was
+   told not to restore them) on the test set once, and the run folder's
    reports: metrics.json, report.txt, confusion_matrix.csv, predictions.csv (+ PNGs when
    matplotlib is installed).
 
@@ -151,7 +152,8 @@ def write_split(out_dir, split: dict, df: pd.DataFrame) -> None:
 
 def test_and_report(model, test, class_names, result: FitResult, out_dir, paths,
                     extra: dict | None = None) -> dict:
-    """Evaluate ``model`` (the best-validation weights) on the test set once; write the run's
+    """Evaluate ``model`` (as training left it: the best-validation weights when they were
+    restored) on the test set once; write the run's
     reports and ``metrics.json``; return the metrics.
 
     Parameters

@@ -20,6 +20,7 @@ A script writes its own loop (``experiments/baved_parallel.py`` shows it in full
             optimizer.step()
             meter.update(loss.item(), logits, yb)
         val = evaluate(model, X_val, y_val)                 # eval mode, no graph
+        lr = optimizer.param_groups[0]["lr"]                # the lr this epoch trained with
         scheduler.step(val.loss)
         run.end_epoch(epoch, meter, val, lr)                # history, best.ckpt, last.ckpt
 
