@@ -153,8 +153,8 @@ def write_split(out_dir, split: dict, df: pd.DataFrame) -> None:
 def test_and_report(model, test, class_names, result: FitResult, out_dir, paths,
                     extra: dict | None = None) -> dict:
     """Evaluate ``model`` (as training left it: the best-validation weights when they were
-    restored) on the test set once; write the run's
-    reports and ``metrics.json``; return the metrics.
+    restored) on the test set once; write the run's reports and ``metrics.json``; return the
+    metrics.
 
     Parameters
     ----------
