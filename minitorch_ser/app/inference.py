@@ -394,11 +394,10 @@ class Predictor:
         results: list[Prediction | None] = [None] * len(paths)
         for start in range(0, len(paths), self.batch_size):
             chunk = paths[start:start + self.batch_size]
-            waves, kept, failed = feat.load_waves(chunk, self.feature_config)
+            waves, kept, failed, seconds = feat.load_waves(chunk, self.feature_config)
             probs = self.predict_proba(self.features(waves))
-            for i, p in zip(kept, probs):
-                path = chunk[i]
-                results[start + i] = self._result(path, p, dsp.io.info(path).duration)
+            for i, p, length in zip(kept, probs, seconds):  # each file decoded once
+                results[start + i] = self._result(chunk[i], p, float(length))
             bad = sorted(set(range(len(chunk))) - set(kept.tolist()))
             for i, (path, reason) in zip(bad, failed):  # load_waves keeps the input order
                 results[start + i] = Prediction(source=path, error=reason)

@@ -171,7 +171,7 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
         reps = n_copies[start:start + batch_size]
         if reps.sum() == 0:
             continue
-        waves, kept, _ = load_waves([paths[r] for r in batch_rows], config)
+        waves, kept, _, _ = load_waves([paths[r] for r in batch_rows], config)
         if len(kept) != len(batch_rows):
             raise ValueError("a training file became unreadable between two reads: "
                              + ", ".join(str(paths[r]) for r in np.delete(batch_rows, kept)))

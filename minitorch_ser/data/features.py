@@ -211,7 +211,16 @@ def fit_wave(y: np.ndarray, config: FeatureConfig) -> np.ndarray:
     return dsp.fix_length(y, config.n_samples)
 
 
-def load_waves(paths, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, list]:
+class Loaded(NamedTuple):
+    """What ``load_waves`` returns (a tuple: ``waves, kept, failed, seconds = ...``)."""
+
+    waves: np.ndarray
+    kept: np.ndarray
+    failed: list
+    seconds: np.ndarray
+
+
+def load_waves(paths, config: FeatureConfig) -> Loaded:
     """Load clips as one array of equal length (steps 1-3 of the module docstring).
 
     A file ``dsp.load`` rejects (``ValueError``, which includes ``dsp.AudioLoadError``, or
@@ -233,19 +242,25 @@ def load_waves(paths, config: FeatureConfig) -> tuple[np.ndarray, np.ndarray, li
         Their positions in ``paths``.
     failed : list of (str, str)
         ``(path, reason)`` of the files ``dsp.load`` rejected.
+    seconds : (M,) float64
+        Length of each decoded clip before padding or trimming (what decoded, at
+        ``config.sr``), in seconds.
     """
-    waves, kept, failed = [], [], []
+    waves, kept, failed, seconds = [], [], [], []
     for i, path in enumerate(paths):
         try:
             y, _ = dsp.load(path, sr=config.sr)
         except (ValueError, OSError) as err:       # dsp.AudioLoadError is a ValueError
             failed.append((str(path), str(err)))
             continue
+        seconds.append(len(y) / config.sr)
         waves.append(fit_wave(y, config))
         kept.append(i)
     if not waves:
-        return np.zeros((0, config.n_samples), np.float32), np.zeros(0, np.int64), failed
-    return np.stack(waves).astype(np.float32, copy=False), np.asarray(kept, np.int64), failed
+        return Loaded(np.zeros((0, config.n_samples), np.float32), np.zeros(0, np.int64),
+                      failed, np.zeros(0))
+    return Loaded(np.stack(waves).astype(np.float32, copy=False), np.asarray(kept, np.int64),
+                  failed, np.asarray(seconds))
 
 
 def waves_to_features(waves: np.ndarray, config: FeatureConfig) -> np.ndarray:
@@ -287,7 +302,7 @@ def _compute(paths: list, config: FeatureConfig, batch_size: int, progress: bool
     bar = Progress(n, "features", "clips", progress)
     m = 0
     for start in range(0, n, batch_size):
-        waves, k, f = load_waves(paths[start:start + batch_size], config)
+        waves, k, f, _ = load_waves(paths[start:start + batch_size], config)
         X[m:m + len(waves)] = waves_to_features(waves, config)
         m += len(waves)
         kept.append(k + start)

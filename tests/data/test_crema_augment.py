@@ -91,7 +91,7 @@ def test_pitch_shift_moves_a_tone_by_the_drawn_semitones():
 def test_a_gain_alone_leaves_the_paper_features_unchanged(crema_df):
     """power_to_db(ref=max) measures every clip from its own peak (WaveAugment's note)."""
     cfg = crema_d.FEATURES
-    waves, _, _ = load_waves(crema_df["path"][:3], cfg)
+    waves, _, _, _ = load_waves(crema_df["path"][:3], cfg)
     louder = WaveAugment(noise_level=0.0, semitones=0.0).apply(
         waves, {"semitones": np.zeros(3), "gain_db": np.array([-5.0, 3.0, 5.0])}, 0)
     np.testing.assert_allclose(waves_to_features(louder, cfg), waves_to_features(waves, cfg),
