@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minitorch_ser import Tensor, gradcheck, no_grad
+from minitorch_ser.nn import pool as pool_module
 from minitorch_ser.nn.pool import (AdaptiveAvgPool2d, AvgPool2d, GlobalAvgPool1d, MaxPool2d,
                                    adaptive_avg_pool2d, adaptive_pool_matrix, avg_pool2d,
                                    global_avg_pool, max_pool2d)
@@ -165,6 +166,28 @@ def test_max_pool_backward_puts_one_gradient_per_window():
     assert np.array_equal((blocks != 0).sum(axis=(3, 5)), np.ones((2, 3, 4, 3)))
     winners = x.reshape(2, 3, 4, 2, 3, 4) == y.data[:, :, :, None, :, None]
     np.testing.assert_array_equal(blocks != 0, winners)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kh=st.integers(1, 4), kw=st.integers(1, 4), extra_h=st.integers(0, 3),
+       extra_w=st.integers(0, 3), ties=st.booleans(), nan=st.booleans(),
+       seed=st.integers(0, 2**32 - 1))
+def test_tiled_max_pool_path_equals_the_per_offset_path(kh, kw, extra_h, extra_w, ties, nan, seed):
+    """The de-interleaving fast path and the per-offset path give the same maxima and the
+    same winner codes in every element: float32, leftover rows/columns, ties (a ReLU'd map
+    rounded to a few levels), NaN."""
+    rng = np.random.default_rng(seed)
+    ho, wo = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+    x = rng.standard_normal((2, 3, ho * kh + extra_h, wo * kw + extra_w)).astype(np.float32)
+    if ties:
+        x = np.maximum(np.round(x), 0)
+    if nan:
+        x.flat[rng.integers(x.size)] = np.nan
+    fast = pool_module._max_pool_tiled(x, (kh, kw), ho, wo, True)
+    slow = pool_module._max_pool_offsets(x, (kh, kw), (kh, kw), (0, 0), ho, wo, True)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    assert fast[1].dtype == slow[1].dtype
+    np.testing.assert_array_equal(fast[1], slow[1])
 
 
 def test_eval_max_pool_keeps_no_argmax():
