@@ -5,6 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench_layers.py                 # everything, 1 round
     .venv/bin/python benchmarks/bench_layers.py --rounds 3      # best and worst of 3 rounds
     .venv/bin/python benchmarks/bench_layers.py --only conv     # cases whose name contains 'conv'
+    .venv/bin/python benchmarks/bench_layers.py --only model    # only the model, side by side
     .venv/bin/python benchmarks/bench_layers.py --skip-big      # without the CREMA-D conv
     .venv/bin/python benchmarks/bench_layers.py --repeats 1     # one timed run per figure
     .venv/bin/python benchmarks/bench_layers.py --check         # first: twins give our logits
@@ -65,6 +66,7 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Callable
 
+import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 from minitorch_ser import Tensor
@@ -140,13 +142,14 @@ def conv_alone(c_in: int, c_out: int, hw: tuple) -> Callable:
 
 
 def conv_block(c_in: int, c_out: int, pool: int, hw: tuple, input_grad: bool) -> Callable:
-    """[Conv 3x3 pad 1 -> BatchNorm2d -> ReLU -> MaxPool(pool)] in training mode."""
+    """[Conv 3x3 pad 1 -> BatchNorm2d -> MaxPool(pool) -> ReLU] in training mode (the model's
+    order: the paper's ReLU -> MaxPool, swapped, see ``models.parallel.conv_block``)."""
     def make(rng):
         conv = Conv2d(c_in, c_out, 3, padding=1, rng=rng)
         norm, pooling = BatchNorm2d(c_out), MaxPool2d(pool)
         x = Tensor(rng.standard_normal((BATCH, c_in) + hw).astype(np.float32),
                    requires_grad=input_grad)
-        return lambda: pooling(norm(conv(x)).relu())
+        return lambda: pooling(norm(conv(x))).relu()
     return make
 
 
@@ -164,7 +167,7 @@ def baved_cases() -> list[Case]:
                           flops, target=">= 30% of matmul"))
     for k, (c_in, c_out, pool, hw) in enumerate(BAVED_BLOCKS, start=1):
         first = k == 1  # a model's first layer: the spectrogram needs no gradient
-        cases.append(Case(f"block{k} conv-bn-relu-pool{pool}" + (" (no dX)" if first else ""),
+        cases.append(Case(f"block{k} conv-bn-pool{pool}-relu" + (" (no dX)" if first else ""),
                           conv_block(c_in, c_out, pool, hw, input_grad=not first)))
     return cases
 
@@ -219,10 +222,10 @@ def _step(model, optimizer, loss_fn):
 #: a gradient in the model); "lstm" stands for the LSTM branch, "mha" for self-attention plus
 #: the residual
 MODEL_BLOCKS = [
-    ("cnn.0 conv-bn-relu-pool2-drop 1->16", "cnn.0", BAVED_INPUT, False),
-    ("cnn.1 conv-bn-relu-pool4-drop 16->32", "cnn.1", (BATCH, 16, 64, 94), True),
-    ("cnn.2 conv-bn-relu-pool4-drop 32->64", "cnn.2", (BATCH, 32, 16, 23), True),
-    ("cnn.3 conv-bn-relu-pool4-drop 64->64", "cnn.3", (BATCH, 64, 4, 5), True),
+    ("cnn.0 conv-bn-pool2-relu-drop 1->16", "cnn.0", BAVED_INPUT, False),
+    ("cnn.1 conv-bn-pool4-relu-drop 16->32", "cnn.1", (BATCH, 16, 64, 94), True),
+    ("cnn.2 conv-bn-pool4-relu-drop 32->64", "cnn.2", (BATCH, 32, 16, 23), True),
+    ("cnn.3 conv-bn-pool4-relu-drop 64->64", "cnn.3", (BATCH, 64, 4, 5), True),
     ("pool (2,4) + BiLSTM 64->2x128 + drop", "lstm", BAVED_INPUT, False),
     ("MHA 4 heads + residual on (47, 256)", "mha", (BATCH, 47, 256), True),
     ("attention pooling on (47, 256)", "pool", (BATCH, 47, 256), True),
@@ -393,7 +396,8 @@ def rate(case: Case, result: Result) -> float:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=1, help="repeat the whole suite")
-    parser.add_argument("--only", default="", help="run the cases whose name contains this")
+    parser.add_argument("--only", default="", help="run the cases whose name contains this; 'model': only the "
+                             "first paper's model, block by block and one step")
     parser.add_argument("--skip-big", action="store_true", help="skip the CREMA-D conv")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--allocator", choices=["kept", "system"], default="kept",
@@ -457,7 +461,7 @@ def main(argv=None) -> None:
             line += (f" {max(rates):7.1f} {min(rates):7.1f} {max(rates) / reference:6.0%} "
                      f"{min(rates) / reference:6.0%}  {case.target}")
         print(line)
-    if not args.only:
+    if not args.only or args.only == "model":
         side_by_side(args, torch)
 
 

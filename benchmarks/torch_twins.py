@@ -44,6 +44,7 @@ import argparse
 import math
 from dataclasses import dataclass
 
+import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 import side_by_side as peers
@@ -172,9 +173,10 @@ class ParallelCNNLSTMAttentionTwin(nn.Module):
         super().__init__()
         pools = (2, 4, 4, 4)
         self.cnn = nn.Sequential(*[
+            # pooling before the ReLU, as ours (the same function, see models.parallel.conv_block)
             nn.Sequential(nn.Conv2d(c_in, c_out, kernel_size=3, stride=1, padding=1),
-                          nn.BatchNorm2d(c_out), nn.ReLU(),
-                          nn.MaxPool2d(kernel_size=pool, stride=pool), nn.Dropout(cnn_dropout))
+                          nn.BatchNorm2d(c_out), nn.MaxPool2d(kernel_size=pool, stride=pool),
+                          nn.ReLU(), nn.Dropout(cnn_dropout))
             for c_in, c_out, pool in zip((1,) + tuple(channels[:3]), channels, pools)])
         h, w = n_mels, n_frames
         for pool in pools:

@@ -3,7 +3,8 @@
 Alsallaq et al., "Arabic Emotion Speech Recognition Using Parallel CNN with LSTM and Attention
 Mechanisms" (section 3), on a log-mel input x : (N, 1, n_mels, n_frames), BAVED's (N, 1, 128, 188):
 
-CNN branch, four blocks of [Conv 3x3, padding 1 -> BatchNorm -> ReLU -> MaxPool -> Dropout 0.3]::
+CNN branch, four blocks of [Conv 3x3, padding 1 -> BatchNorm -> ReLU -> MaxPool -> Dropout 0.3]
+(ReLU and MaxPool swapped, an identical function that is cheaper: see ``conv_block``)::
 
     (N, 1, 128, 188) -> block1 (16 filters, pool 2) -> (N, 16, 64, 94)
                      -> block2 (32 filters, pool 4) -> (N, 32, 16, 23)
@@ -47,7 +48,17 @@ from ..autograd.ops import concat
 
 
 def conv_block(in_channels: int, out_channels: int, pool: int, dropout: float = 0.3) -> Sequential:
-    """[Conv 3x3 padding 1 -> BatchNorm2d -> ReLU -> MaxPool(pool) -> Dropout(dropout)].
+    """[Conv 3x3 padding 1 -> BatchNorm2d -> ReLU -> MaxPool(pool) -> Dropout(dropout)],
+    built as [Conv -> BatchNorm2d -> MaxPool(pool) -> ReLU -> Dropout].
+
+    Max pooling and ReLU commute exactly: ``max_w relu(x) = relu(max_w x)`` because ReLU is
+    non-decreasing, and the gradients agree too (a window whose maximum is positive sends its
+    gradient to the same first maximum either way; one whose maximum is <= 0 sends none either
+    way). Pooling first runs the ReLU on a map ``pool**2`` times smaller (4x after block 1's
+    2x2 pool, 16x after the 4x4 ones). The parameter names are unchanged (ReLU and MaxPool
+    hold none), so a state_dict of the paper's order loads as it is. The PyTorch twin in
+    ``benchmarks/torch_twins.py`` uses the same order, so that the timings compare the same
+    work; ``tests/models`` checks the swap against the paper's order, values and gradients.
 
     Parameters
     ----------
@@ -66,8 +77,8 @@ def conv_block(in_channels: int, out_channels: int, pool: int, dropout: float = 
     return Sequential(
         Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1),
         BatchNorm2d(out_channels),
-        ReLU(),
         MaxPool2d(kernel_size=pool, stride=pool),
+        ReLU(),
         Dropout(dropout),
     )
 

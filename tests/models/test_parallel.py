@@ -91,3 +91,34 @@ def test_sequence_layers_are_asked_for_batch_first():
     assert type(model.mha).__name__ == "MultiheadAttention"        # PyTorch's layout
     assert set(model.mha.state_dict()) == {"in_proj_weight", "in_proj_bias", "out_proj.weight",
                                            "out_proj.bias"}
+
+
+@pytest.mark.parametrize("pool", [2, 4])
+def test_conv_block_pools_before_relu_with_the_papers_values_and_gradients(pool):
+    """The block pools before its ReLU; against the paper's order (ReLU, then pool) on the
+    same layers the output and every gradient are equal, also with ties and all-negative
+    windows (a map rounded to a few levels, half of it below zero)."""
+    from minitorch_ser.models.parallel import conv_block
+    from minitorch_ser.nn.pool import MaxPool2d
+    from minitorch_ser.nn.activation import ReLU
+    manual_seed(0)
+    block = conv_block(2, 3, pool, dropout=0.0)
+    for p in block.parameters():
+        p.data = p.data.astype(np.float64)
+    assert [type(m) for m in block][2:4] == [MaxPool2d, ReLU]
+    rng = np.random.default_rng(pool)
+    x = np.round(rng.standard_normal((2, 2, 8, 12)) * 2) / 2
+    g = rng.standard_normal((2, 3, 8 // pool, 12 // pool))
+
+    def run(order):
+        t = Tensor(x, requires_grad=True)
+        for p in block.parameters():
+            p.grad = None
+        conv, norm, pool_layer, relu, _ = block
+        y = norm(conv(t))
+        y = pool_layer(relu(y)) if order == "paper" else relu(pool_layer(y))
+        y.backward(g)
+        return [y.data, t.grad] + [p.grad.copy() for p in block.parameters()]
+
+    for ours, paper in zip(run("ours"), run("paper")):
+        np.testing.assert_array_equal(ours, paper)
