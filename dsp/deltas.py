@@ -1,6 +1,7 @@
 """Delta (time-derivative) features and the stacked log-mel / delta / delta-delta input."""
 from __future__ import annotations
 
+from functools import lru_cache
 from math import factorial
 
 import numpy as np
@@ -53,6 +54,36 @@ def savgol_matrix(width, order, polyorder):
     for q in range(order, polyorder + 1):
         E[:, q] = factorial(q) // factorial(q - order) * x ** (q - order)
     return E @ np.linalg.pinv(A)
+
+
+#: up to this many frames, ``mode='interp'`` runs as one product with the dense operator (see
+#: ``_interp_operator``); measured on the README's machine for (256, 128, n) float32 and
+#: width 9: 12 ms instead of 23 at n = 188, 30 instead of 40 at n = 300, but 120 instead of
+#: 80 at n = 600 (the dense operator's work grows as n^2, the window sums' as n)
+DENSE_MAX_FRAMES = 320
+
+
+@lru_cache(maxsize=16)
+def _interp_operator(n, width, order, polyorder, dtype):
+    """The (n, n) matrix ``T`` with ``delta(x, mode='interp') = x @ T`` along time.
+
+    Column ``t`` holds the weights that frame ``t``'s derivative gives the input frames:
+    the interior filter ``G[half]`` on frames ``t - half .. t + half``, and for the first
+    (last) ``half`` frames row ``t`` of ``G`` (``G[half + 1 + i]``) on the first (last)
+    ``width`` frames, exactly as the window sums of :func:`delta` weigh them. One matrix
+    product then does all frames of all rows at once. Cached; read-only.
+    """
+    G = savgol_matrix(width, order, polyorder)  # float64 (width, width)
+    half = width // 2
+    T = np.zeros((n, n))
+    columns = np.arange(half, n - half)
+    for j in range(width):  # T[t - half + j, t] = G[half, j] for every interior frame t
+        T[columns - half + j, columns] = G[half, j]
+    T[:width, :half] = G[:half].T
+    T[n - width:, n - half:] = G[half + 1:].T
+    T = T.astype(dtype)
+    T.flags.writeable = False
+    return T
 
 
 def delta(data, width=9, order=1, axis=-1, mode="interp", polyorder=None, cval=0.0):
@@ -122,7 +153,9 @@ def delta(data, width=9, order=1, axis=-1, mode="interp", polyorder=None, cval=0
     half = width // 2
     h = G[half]                                                # interior filter, (width,)
 
-    if mode == "interp":
+    if mode == "interp" and n <= DENSE_MAX_FRAMES:
+        out = x @ _interp_operator(n, width, order, polyorder, real)  # (..., n)
+    elif mode == "interp":
         out = np.empty_like(x)
         windows = np.lib.stride_tricks.sliding_window_view(x, width, axis=-1)  # (..., n - width + 1, width)
         out[..., half:n - half] = windows @ h
@@ -186,7 +219,17 @@ def logmel_deltas(y=None, sr=16000, S=None, width=9, ref=np.max, amin=1e-10, top
     elif mel_kwargs:
         raise ValueError(f"mel_kwargs {sorted(mel_kwargs)} only apply when y is given, not S")
     logmel = power_to_db(S, ref=ref, amin=amin, top_db=top_db)  # (..., n_mels, n_frames)
-    mode = "interp" if logmel.shape[-1] >= width else "nearest"
+    n = logmel.shape[-1]
+    mode = "interp" if n >= width else "nearest"
+    width = check_int("width", width, minimum=3)
+    if mode == "interp" and width % 2 == 1 and n <= DENSE_MAX_FRAMES:
+        # the three channels written in place: no stacking copy
+        out = np.empty(logmel.shape[:-2] + (3,) + logmel.shape[-2:], dtype=logmel.dtype)
+        out[..., 0, :, :] = logmel
+        for order in (1, 2):
+            np.matmul(logmel, _interp_operator(n, width, order, order, logmel.dtype),
+                      out=out[..., order, :, :])
+        return out
     d1 = delta(logmel, width=width, order=1, axis=-1, mode=mode)
     d2 = delta(logmel, width=width, order=2, axis=-1, mode=mode)
     return np.stack([logmel, d1, d2], axis=-3)

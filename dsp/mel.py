@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from ._checks import check_audio, check_int, check_positive_number, float_dtype
-from .stft import _PAD_MODES, _stft_blocks, fft_frequencies, resolve_stft_params, stft_n_frames
+from .stft import _PAD_MODES, _for_each_block, fft_frequencies, resolve_stft_params, stft_n_frames
 from .util import _valid_norm, normalize
 
 __all__ = ["hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "melspectrogram"]
@@ -281,7 +281,8 @@ def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_len
     y2 = y.reshape(-1, n).astype(real, copy=False)  # (B, n)
     n_frames = stft_n_frames(n, n_fft, hop_length, center)
     M = np.empty((y2.shape[0], n_mels, n_frames), dtype=real)
-    for start, stop, X in _stft_blocks(y2, n_fft, hop_length, win_length, window, center, pad_mode):
+
+    def consume(start, stop, X):
         # |X|^2 = Re^2 + Im^2: view the complex block as interleaved (re, im) reals, square in place.
         parts = X.view(real)                         # (b, n_frames, 2 * n_freq)
         np.square(parts, out=parts)
@@ -292,6 +293,8 @@ def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_len
         # M[b, i, t] = sum_k W[i, k] P[b, t, k], one product per group of bands (see _band_groups).
         for m0, m1, k0, k1, W_group in groups:
             np.matmul(W_group, P_t[:, k0:k1, :], out=M[start:stop, m0:m1, :])  # (b, m1 - m0, n_frames)
+
+    _for_each_block(y2, n_fft, hop_length, win_length, window, center, pad_mode, consume)
     return M.reshape(lead + M.shape[1:])
 
 

@@ -1,4 +1,6 @@
 """One registry: every batch-aware function gives, on (N, ...) input, the stack of its per-clip results."""
+import importlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -48,3 +50,20 @@ def test_random_augmenters_draw_independently_per_clip(speech_like):
                lambda y: dsp.peak_noise(y, 0.05, np.random.default_rng(0))):
         out = fn(Y)
         assert not np.allclose(out[0], out[1]) and not np.allclose(out[1], out[2])
+
+
+def test_blocks_on_threads_give_the_bits_of_one_thread(monkeypatch):
+    """A batch spanning several blocks: the STFT and the mel spectrogram computed with the
+    blocks spread over threads equal, bit for bit, the same on one thread; and every clip
+    equals its own one-clip call."""
+    stft_module = importlib.import_module("dsp.stft")  # dsp.stft is the function
+    y = np.random.default_rng(0).standard_normal((12, 48000)).astype(np.float32)
+    params = dict(n_fft=1024, hop_length=256, win_length=512, window="hamming")
+    frames = 1 + 48000 // 256
+    assert 12 > stft_module._BLOCK_SAMPLES // (frames * 1024) >= 1  # several blocks
+    threaded = dsp.stft(y, **params), dsp.melspectrogram(y=y, sr=16000, n_mels=64, **params)
+    monkeypatch.setattr(stft_module, "_threads", lambda n_tasks: 1)
+    single = dsp.stft(y, **params), dsp.melspectrogram(y=y, sr=16000, n_mels=64, **params)
+    for a, b in zip(threaded, single):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(threaded[1][7], dsp.melspectrogram(y=y[7], sr=16000, n_mels=64, **params))

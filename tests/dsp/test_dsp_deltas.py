@@ -95,3 +95,30 @@ def test_logmel_deltas_short_clip_is_finite():
                           window="hamming", n_mels=128, fmax=8000)
     assert F.shape == (3, 128, 2)
     assert np.all(np.isfinite(F))
+
+
+
+@pytest.mark.parametrize("n", [9, 10, 188, dsp.deltas.DENSE_MAX_FRAMES])
+@pytest.mark.parametrize("width, order", [(9, 1), (9, 2), (5, 2), (3, 1)])
+def test_dense_operator_equals_the_window_sums(n, width, order, monkeypatch):
+    """Up to DENSE_MAX_FRAMES frames 'interp' is one product with a dense (n, n) operator;
+    it equals the window sums (the path for longer inputs) to float64 rounding, edges
+    included."""
+    if width > n:
+        pytest.skip("interp needs width <= n")
+    x = np.random.default_rng(n + width).standard_normal((3, 5, n))
+    fast = dsp.delta(x, width=width, order=order)
+    monkeypatch.setattr(dsp.deltas, "DENSE_MAX_FRAMES", 0)  # force the window sums
+    slow = dsp.delta(x, width=width, order=order)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12 * np.abs(slow).max())
+
+
+def test_logmel_deltas_channels_are_the_deltas_of_the_log_mel():
+    """The in-place 3-channel path gives exactly log-mel, delta(order=1), delta(order=2)."""
+    S = np.random.default_rng(0).uniform(1e-6, 1.0, (2, 16, 40)).astype(np.float32)
+    out = dsp.logmel_deltas(S=S)
+    L = dsp.power_to_db(S, ref=np.max)
+    assert out.shape == (2, 3, 16, 40) and out.dtype == np.float32
+    np.testing.assert_array_equal(out[:, 0], L)
+    np.testing.assert_array_equal(out[:, 1], dsp.delta(L, width=9, order=1))
+    np.testing.assert_array_equal(out[:, 2], dsp.delta(L, width=9, order=2))
