@@ -59,6 +59,7 @@ import sys
 import time
 from pathlib import Path
 
+import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 import side_by_side as peers
@@ -136,8 +137,10 @@ def run_worker(name: str, settings: dict, steps: int, batch: int, profile: bool,
             peer_step = torch_step(torch, model, x, y, config)
             peer_parts = [peer_step()]
         for _ in range(steps - 1):                   # alternately: ours, PyTorch's, ...
+            time.sleep(peers.SETTLE_SECONDS)         # the other's idle threads stop spinning
             parts.append(step())
             if peer_parts is not None:
+                time.sleep(peers.SETTLE_SECONDS)
                 peer_parts.append(peer_step())
     result = {"model": name, "batch": batch, "kept": kept, "maxrss_gb": maxrss,
               **_split(parts), "peer": None if peer_parts is None else _split(peer_parts)}

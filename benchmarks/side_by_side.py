@@ -22,6 +22,7 @@ import platform
 import time
 from typing import Callable
 
+from minitorch_ser import blas  # before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 #: PyTorch runs on as many threads as OpenBLAS uses by default on the 2-core machines the
@@ -102,7 +103,8 @@ def machine_line(torch=None) -> str:
         torch_text += f" ({torch.get_num_threads()} threads)"
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return (f"machine: {_cpu_model()}, {os.cpu_count()} cores ({usable} usable), "
-            f"Python {platform.python_version()}; numpy {np.__version__} ({_blas()}); "
+            f"Python {platform.python_version()}; numpy {np.__version__} ({_blas()}; "
+            f"{blas.describe()}); "
             f"torch {torch_text}; librosa {_version('librosa')}; load average {load}")
 
 
@@ -115,8 +117,17 @@ def wall(fn: Callable[[], object]) -> Callable[[], tuple]:
     return run
 
 
-def alternate(runs: dict, repeats: int, warmup: int = 1) -> dict:
-    """Time the contenders in turn, round after round.
+#: seconds of rest before each timed run (see ``alternate``)
+SETTLE_SECONDS = 0.2
+
+
+def alternate(runs: dict, repeats: int, warmup: int = 1, settle: float = SETTLE_SECONDS) -> dict:
+    """Time the contenders in turn, round after round, each after a short rest.
+
+    The rest matters: BLAS and OpenMP worker threads keep spinning for a while after a call
+    returns, so a contender timed right after another one shares the cores with the other's
+    idle threads (measured: our 256-clip log-mel took 75 ms right after a librosa call and
+    60 ms 0.2 s later or alone). Every contender gets the same rest.
 
     Parameters
     ----------
@@ -127,6 +138,8 @@ def alternate(runs: dict, repeats: int, warmup: int = 1) -> dict:
         Timed rounds.
     warmup : int >= 0
         Untimed rounds first.
+    settle : float >= 0
+        Seconds of sleep before each timed run.
 
     Returns
     -------
@@ -139,6 +152,7 @@ def alternate(runs: dict, repeats: int, warmup: int = 1) -> dict:
     times = {name: [] for name in runs}
     for _ in range(repeats):
         for name, run in runs.items():
+            time.sleep(settle)
             times[name].append(tuple(run()))
     return times
 
