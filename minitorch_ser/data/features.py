@@ -640,3 +640,78 @@ class Standardizer:
         if int(state.get("bin_axis", -2)) % 4 == 3:
             s.mean_, s.std_ = np.swapaxes(s.mean_, -1, -2), np.swapaxes(s.std_, -1, -2)
         return s
+
+
+# ============================================================================ other normalizations
+#: the normalizations ``app.experiment.prepare`` offers
+NORMALIZATIONS = ("global", "utterance", "speaker")
+
+
+def normalize_utterances(X: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Each clip by its own statistics: per clip, channel and mel bin, over its frames.
+
+    ``x_hat[n, c, f, t] = (x[n, c, f, t] - m[n, c, f]) / s[n, c, f]`` with ``m`` and ``s``
+    the mean and (population) standard deviation of ``x[n, c, f, :]``, ``s < eps`` counted as
+    1: cepstral mean and variance normalization applied to log-mel bands. Needs no other clip,
+    so training, test and a single file at prediction time are treated alike.
+
+    Parameters
+    ----------
+    X : (N, C, F, T) float
+        Features (F mel bins, T frames).
+    eps : float > 0
+
+    Returns
+    -------
+    (N, C, F, T) float32, a new array.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not 4-D.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4:
+        raise ValueError(f"features must be (N, C, F, T), got shape {X.shape}")
+    mean = X.mean(axis=3, keepdims=True, dtype=np.float64)
+    std = np.sqrt(np.square(X - mean).mean(axis=3, keepdims=True))
+    std = np.where(std < eps, 1.0, std)
+    return ((X - mean) / std).astype(np.float32)
+
+
+def normalize_speakers(X: np.ndarray, speakers, eps: float = 1e-6) -> np.ndarray:
+    """Each speaker's clips by that speaker's statistics (per channel and mel bin).
+
+    For every speaker ``s``, a ``Standardizer`` (``per_bin``) is fitted on the rows of ``X``
+    with ``speakers == s`` and applied to them. No label is read. Applied to the test set,
+    the statistics come from the test speaker's own (unlabeled) clips: the normalization is
+    transductive, it needs a speaker's clips together at test time (see the README).
+
+    Parameters
+    ----------
+    X : (N, C, F, T) float
+    speakers : (N,) array-like
+        Speaker (or speaker group) of every row.
+    eps : float > 0
+        As in ``Standardizer``.
+
+    Returns
+    -------
+    (N, C, F, T) float32, a new array.
+
+    Raises
+    ------
+    ValueError
+        ``X`` not 4-D, or ``speakers`` of another length than ``X``.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    speakers = np.asarray(speakers)
+    if X.ndim != 4:
+        raise ValueError(f"features must be (N, C, F, T), got shape {X.shape}")
+    if speakers.shape != (len(X),):
+        raise ValueError(f"speakers must be (N,) = ({len(X)},), got shape {speakers.shape}")
+    out = np.empty_like(X)
+    for s in np.unique(speakers):
+        rows = np.flatnonzero(speakers == s)
+        out[rows] = Standardizer(eps=eps).fit(X[rows]).transform(X[rows])
+    return out
