@@ -50,16 +50,16 @@ from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfi
                                       model_options, to_dict)
 from minitorch_ser.app.experiment import prepare, test_and_report, write_split
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverged, TrainingRun,
-                                        clip_gradients, evaluate, make_optimizer,
-                                        make_scheduler)
+                                        batch_loss, class_weight_vector, clip_gradients,
+                                        evaluate, make_optimizer, make_scheduler)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.autograd.tensor import Tensor, no_grad
 from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
+from minitorch_ser.data.augment import SpecAugment
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.data.loader import DataLoader
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
-from minitorch_ser.nn import functional as F
 
 GET_BAVED = ("BAVED is not included. Get it with\n"
              "    git clone https://github.com/40uf411/Basic-Arabic-Vocal-Emotions-Dataset\n"
@@ -260,11 +260,15 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
                                    copies=cfg.augment.copies, snr_db=cfg.augment.snr_db,
                                    oversample=cfg.augment.oversample, seed=cfg.seed,
                                    cache_dir=cfg.data.cache_dir,
-                                   groups=df["dup_group"].to_numpy())
+                                   groups=df["dup_group"].to_numpy(),
+                                   normalize=cfg.data.normalize,
+                                   speakers=df["speaker_group"].to_numpy(),
+                                   speed=cfg.augment.speed, vtlp=cfg.augment.vtlp)
             train, val, test, standardizer = prepared
             meta = {"class_names": [str(c) for c in class_names],
-                    "feature_config": cfg.features.to_dict(),
-                    "standardizer": standardizer.state_dict(), "dataset": dataset,
+                    "feature_config": cfg.features.to_dict(), "normalize": cfg.data.normalize,
+                    "standardizer": standardizer.state_dict() if standardizer else None,
+                    "dataset": dataset,
                     "target": cfg.data.target, "protocol": protocol,
                     "fingerprint": fingerprint}
             try:
@@ -301,16 +305,21 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, run_dir: Path
     scheduler = make_scheduler(optimizer, cfg.train)     # ReduceLROnPlateau on validation loss
     loader = DataLoader(train.X, train.y, batch_size=cfg.train.batch_size, shuffle=True,
                         seed=cfg.seed)
+    weight = class_weight_vector(train.y, n_classes, cfg.train.class_weights)  # or None
+    masks = (SpecAugment(cfg.augment.freq_masks, cfg.augment.freq_mask_width,
+                         cfg.augment.time_masks, cfg.augment.time_mask_width)
+             if cfg.augment.spec_augment else None)      # fresh masks on every batch
     run = TrainingRun(run_dir, model, optimizer, scheduler, loader, cfg.train, meta)
     first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
     for epoch in range(first, cfg.train.epochs + 1):
-        if run.should_stop():                            # early stopping on validation loss
+        if run.should_stop():                            # early stopping on cfg.train.monitor
             break
         model.train()
         meter = EpochMeter(len(loader), epoch, cfg.train.epochs, cfg.train.progress)
         for i, (xb, yb) in enumerate(loader, start=1):
-            logits = model(Tensor(xb))                   # (B, K)
-            loss = F.cross_entropy(logits, yb)
+            # (masks, mixup,) forward (B, K), cross-entropy (label smoothing, class weights)
+            loss, logits = batch_loss(model, xb, yb, cfg.train, weight=weight,
+                                      mixup=cfg.augment.mixup, spec_augment=masks)
             run.check_loss(loss.item(), xb, epoch, i)    # NaN/inf: TrainingDiverged
             optimizer.zero_grad()
             loss.backward()

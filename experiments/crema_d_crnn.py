@@ -55,9 +55,9 @@ from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfi
                                       apply_demo_defaults, build_parser, from_namespace,
                                       model_options, to_dict)
 from minitorch_ser.app.experiment import prepare, test_and_report, write_split
-from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, clip_gradients,
-                                        evaluate, make_optimizer, make_scheduler,
-                                        regularization_loss)
+from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, batch_loss,
+                                        class_weight_vector, clip_gradients, evaluate,
+                                        make_optimizer, make_scheduler, regularization_loss)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.autograd.tensor import Tensor, no_grad
@@ -65,7 +65,6 @@ from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, syn
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.data.loader import DataLoader
 from minitorch_ser.models import crnn
-from minitorch_ser.nn import functional as F
 
 GET_CREMA_D = (f"CREMA-D is not included. {crema_d.HOW_TO_GET}\n"
                "Or set CREMA_D_DIR to the AudioWAV folder.")
@@ -282,9 +281,12 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
     train, val, test, standardizer = prepare(
         paths, labels, split, cfg.features, copies=cfg.augment.copies,
         wave_augment=wave_aug, feature_augment=spec_aug, oversample=cfg.augment.oversample,
-        seed=cfg.seed, cache_dir=d.cache_dir, groups=df["dup_group"].to_numpy())
+        seed=cfg.seed, cache_dir=d.cache_dir, groups=df["dup_group"].to_numpy(),
+        normalize=d.normalize, speakers=df["speaker_group"].to_numpy(),
+        speed=cfg.augment.speed, vtlp=cfg.augment.vtlp)
     meta = {"class_names": [str(c) for c in class_names],
-            "feature_config": cfg.features.to_dict(), "standardizer": standardizer.state_dict(),
+            "feature_config": cfg.features.to_dict(), "normalize": d.normalize,
+            "standardizer": standardizer.state_dict() if standardizer else None,
             "dataset": name, "model": cfg.model.name, "protocol": protocol,
             "fingerprint": fingerprint}
 
@@ -331,19 +333,24 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, out: Path, me
     scheduler = make_scheduler(optimizer, cfg.train)     # exponential decay, per batch
     loader = DataLoader(train.X, train.y, batch_size=cfg.train.batch_size, shuffle=True,
                         seed=cfg.seed)
+    weight = class_weight_vector(train.y, n_classes, cfg.train.class_weights)  # or None
+    masks = (SpecAugment(cfg.augment.freq_masks, cfg.augment.freq_mask_width,
+                         cfg.augment.time_masks, cfg.augment.time_mask_width)
+             if cfg.augment.spec_augment else None)      # fresh masks on every batch
     run = TrainingRun(out, net, optimizer, scheduler, loader, cfg.train, meta)
     print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
           f"val {len(val)}; input {train.X.shape[1:]}; "
           f"{sum(p.size for p in net.parameters()):,} parameters")
     first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
     for epoch in range(first, cfg.train.epochs + 1):
-        if run.should_stop():                            # early stopping on validation loss
+        if run.should_stop():                            # early stopping on cfg.train.monitor
             break
         net.train()
         meter = EpochMeter(len(loader), epoch, cfg.train.epochs, cfg.train.progress)
         for i, (xb, yb) in enumerate(loader, start=1):
-            logits = net(Tensor(xb))                     # (B, K)
-            loss = F.cross_entropy(logits, yb)
+            # (masks, mixup,) forward (B, K), cross-entropy (label smoothing, class weights)
+            loss, logits = batch_loss(net, xb, yb, cfg.train, weight=weight,
+                                      mixup=cfg.augment.mixup, spec_augment=masks)
             penalty = regularization_loss(net)           # Figure 9's L2 on its convolutions
             objective = loss + penalty if penalty is not None else loss
             value = objective.item()

@@ -51,6 +51,10 @@ class DataConfig:
         Files with identical decoded samples (``data.duplicates``).
     cache_dir : str
         Feature and content-hash cache folder.
+    normalize : {"global", "utterance", "speaker"}
+        Feature normalization: per-bin statistics of the training rows (global), of each
+        clip (utterance), or of each speaker's own clips, unlabeled, also at test time
+        (speaker: transductive; ``data.features.normalize_speakers``).
     """
 
     data: str | None = None
@@ -62,6 +66,8 @@ class DataConfig:
     fractions: tuple = (0.8, 0.1, 0.1)
     duplicates: str = field(default="group", metadata={"choices": ("group", "drop", "refuse")})
     cache_dir: str = ".cache/features"
+    normalize: str = field(default="global",
+                           metadata={"choices": ("global", "utterance", "speaker")})
 
 
 @dataclass
@@ -86,6 +92,16 @@ class AugmentConfig:
         Second paper's SpecAugment: mel bands and frame bands masked per copy.
     freq_mask_width, time_mask_width : int >= 1
         SpecAugment: widest band (``F``, ``T``).
+    spec_augment : bool
+        Mask every training batch afresh (SpecAugment on the fly, with the masks above).
+    mixup : float >= 0
+        Mixup's Beta parameter (0: off): batches mixed with a shuffled copy of themselves.
+    speed : float in [0, 1)
+        Speed perturbation: each augmented copy is played at a rate drawn from
+        {1 - speed, 1, 1 + speed} (0.1: 0.9 / 1.0 / 1.1), before its noise; 0: off.
+    vtlp : float in [0, 1)
+        Vocal tract length perturbation: each augmented copy's mel filterbank is warped by a
+        factor drawn uniformly from [1 - vtlp, 1 + vtlp]; 0: off.
     """
 
     copies: float = field(default=2.0, metadata={"type": nonnegative_float})
@@ -98,6 +114,15 @@ class AugmentConfig:
     time_masks: int = field(default=2, metadata={"type": nonnegative_int})
     freq_mask_width: int = field(default=8, metadata={"type": positive_int})
     time_mask_width: int = field(default=8, metadata={"type": positive_int})
+    spec_augment: bool = False
+    mixup: float = field(default=0.0, metadata={"type": nonnegative_float})
+    speed: float = field(default=0.0, metadata={"type": nonnegative_float})
+    vtlp: float = field(default=0.0, metadata={"type": nonnegative_float})
+
+    def __post_init__(self):
+        for name in ("speed", "vtlp"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name}={getattr(self, name)} must be in [0, 1)")
 
 
 @dataclass

@@ -65,8 +65,16 @@ def check_no_leak(split: dict, groups, train_rows=None) -> None:
 def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float = 0.0,
             snr_db=(15.0, 30.0), wave_augment=None, feature_augment=None,
             oversample: bool = False, seed: int = 0, cache_dir=features.DEFAULT_CACHE_DIR,
-            groups=None, progress: bool = True):
-    """Features of the three sets, augmentation of training only, training-only standardization.
+            groups=None, progress: bool = True, normalize: str = "global", speakers=None,
+            speed: float = 0.0, vtlp: float = 0.0):
+    """Features of the three sets, augmentation of training only, then normalization.
+
+    Normalization (``normalize``): "global" standardizes every set with per-bin statistics
+    of the training rows only (``Standardizer``, returned for prediction); "utterance" each
+    clip with its own statistics (``features.normalize_utterances``); "speaker" each
+    speaker's rows with that speaker's statistics, computed in each set from its own rows,
+    without labels (``features.normalize_speakers``): transductive for validation and test,
+    whose speakers' unlabeled clips are used together.
 
     Parameters
     ----------
@@ -95,22 +103,39 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
         audio content (``check_no_leak``).
     progress : bool
         Progress lines on stderr.
+    normalize : {"global", "utterance", "speaker"}
+        See above.
+    speakers : (N,) array-like or None
+        Speaker (group) of every row; required by ``normalize="speaker"``.
+    speed : float in [0, 1)
+        Speed perturbation of the copies (``data.augment.SpeedPerturb``, rates
+        1 - speed, 1, 1 + speed, then ``wave_augment``, or white noise at ``snr_db`` when
+        there is none); 0: off.
+    vtlp : float in [0, 1)
+        Vocal tract length perturbation of the copies (``build_training_set``); 0: off.
 
     Returns
     -------
-    (train, val, test, standardizer) : FeatureDataset x 3, Standardizer
-        X arrays ``(M, C, n_mels, n_frames)`` already standardized (per channel and mel bin).
+    (train, val, test, standardizer) : FeatureDataset x 3, Standardizer or None
+        X arrays ``(M, C, n_mels, n_frames)`` already normalized; the standardizer only for
+        ``normalize="global"``.
 
     Raises
     ------
     RuntimeError
         If any training row (original or augmented copy) comes from a validation or test clip.
     """
+    if normalize not in features.NORMALIZATIONS:
+        raise ValueError(f"normalize={normalize!r} must be one of {features.NORMALIZATIONS}")
+    if normalize == "speaker" and speakers is None:
+        raise ValueError("normalize='speaker' needs the speaker of every row (speakers=)")
+    if speed > 0:   # the speed change first, then the noise (or the given wave_augment)
+        wave_augment = augment.SpeedPerturb(speed, tuple(snr_db), then=wave_augment)
     clean = features.extract(paths, config, cache_dir=cache_dir, progress=progress)
     train = augment.build_training_set(
         split, paths, labels, config, copies=copies, snr_range=snr_db, wave_augment=wave_augment,
         feature_augment=feature_augment, oversample=oversample, rng=seed, clean=clean,
-        progress=progress, cache_dir=cache_dir)
+        progress=progress, cache_dir=cache_dir, vtlp=vtlp)
     val = features.dataset_from_indices(split["val"], paths, labels, config, clean=clean)
     test = features.dataset_from_indices(split["test"], paths, labels, config, clean=clean)
     held_out = np.union1d(split["val"], split["test"])
@@ -120,10 +145,19 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
                            f"(e.g. row {leaked[0]}): refusing to train on a leaky split")
     if groups is not None:
         check_no_leak(split, groups, train.source_index)
-    standardizer = Standardizer().fit(train.X)            # per channel and mel bin
-    train.X = standardizer.transform(train.X, copy=False)
-    val.X = standardizer.transform(val.X)
-    test.X = standardizer.transform(test.X)
+    standardizer = None
+    if normalize == "global":
+        standardizer = Standardizer().fit(train.X)            # per channel and mel bin
+        train.X = standardizer.transform(train.X, copy=False)
+        val.X = standardizer.transform(val.X)
+        test.X = standardizer.transform(test.X)
+    elif normalize == "utterance":
+        for part in (train, val, test):
+            part.X = features.normalize_utterances(part.X)
+    else:  # each set's speakers from their own rows: no statistic crosses a set
+        speakers = np.asarray(speakers)
+        for part in (train, val, test):
+            part.X = features.normalize_speakers(part.X, speakers[part.source_index])
     return train, val, test, standardizer
 
 

@@ -10,8 +10,7 @@ A script writes its own loop (``experiments/baved_parallel.py`` shows it in full
         model.train()
         meter = EpochMeter(len(loader), epoch, config.epochs)
         for i, (xb, yb) in enumerate(loader, start=1):
-            logits = model(Tensor(xb))                      # forward
-            loss = F.cross_entropy(logits, yb)
+            loss, logits = batch_loss(model, xb, yb, config)  # forward, cross-entropy
             run.check_loss(loss.item(), xb, epoch, i)       # finite, else TrainingDiverged
             optimizer.zero_grad()
             loss.backward()
@@ -114,6 +113,11 @@ def _state_arrays(model, optimizer):
                 yield f"{key} of {owner} (optimizer state)", value
 
 
+#: selection measures: monitor name -> (EvalResult attribute, True when higher is better)
+MONITORS = {"val_loss": ("loss", False), "val_ua": ("ua", True),
+            "val_accuracy": ("accuracy", True)}
+
+
 @dataclass
 class TrainConfig:
     """Settings of ``fit``. Defaults follow the first paper (Adam, ReduceLROnPlateau, batch 32).
@@ -148,9 +152,19 @@ class TrainConfig:
     staircase : bool
         Exponential decay: whole factors only (``floor(step / decay_steps)``), as Keras.
     patience : int >= 0
-        Early stopping: stop after this many epochs without a lower validation loss (0: never).
+        Early stopping: stop after this many epochs without a better ``monitor`` (0: never).
     restore_best : bool
         After training, load the best-validation weights into the model.
+    monitor : {'val_loss', 'val_ua', 'val_accuracy'}
+        The validation measure that selects the best epoch (``best.ckpt``) and drives early
+        stopping: the lowest loss, or the highest unweighted average recall (UA) or accuracy.
+        The test set is never looked at.
+    label_smoothing : float in [0, 1)
+        Targets mixed with the uniform distribution: ``(1 - eps) onehot + eps / K``.
+    class_weights : {'none', 'balanced'}
+        'balanced': the loss of a class-c clip is weighted by ``N / (K n_c)`` (``n_c``
+        training rows of class c out of N, K classes present), so every class weighs the
+        same in total (``class_weight_vector``).
     clip_grad_norm : float > 0 or None
         Scale the gradients so their global L2 norm is at most this (after value clipping).
     clip_grad_value : float > 0 or None
@@ -178,6 +192,10 @@ class TrainConfig:
     clip_grad_norm: float | None = None
     clip_grad_value: float | None = None
     progress: bool = True
+    monitor: str = field(default="val_loss", metadata={"choices": ("val_loss", "val_ua",
+                                                                   "val_accuracy")})
+    label_smoothing: float = 0.0
+    class_weights: str = field(default="none", metadata={"choices": ("none", "balanced")})
 
     def __post_init__(self):
         if self.epochs < 1:
@@ -192,16 +210,28 @@ class TrainConfig:
             raise ValueError(f"scheduler={self.scheduler!r} must be 'plateau', 'exponential' or 'none'")
         if self.patience < 0:
             raise ValueError(f"patience={self.patience} must be >= 0")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor={self.monitor!r} must be one of {sorted(MONITORS)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing={self.label_smoothing} must be in [0, 1)")
+        if self.class_weights not in ("none", "balanced"):
+            raise ValueError(f"class_weights={self.class_weights!r} must be 'none' or 'balanced'")
 
 
 @dataclass
 class EvalResult:
-    """Loss, accuracy, predicted classes (N,) and class probabilities (N, K) of one evaluation."""
+    """Loss, accuracy (WA), unweighted average recall (UA), predicted classes (N,) and class
+    probabilities (N, K) of one evaluation."""
 
     loss: float
     accuracy: float
     predictions: np.ndarray
     probabilities: np.ndarray
+    ua: float = 0.0
+
+    def measure(self, monitor: str) -> float:
+        """The value of ``monitor`` (a key of ``MONITORS``) for this evaluation."""
+        return float(getattr(self, MONITORS[monitor][0]))
 
 
 @dataclass
@@ -213,6 +243,7 @@ class FitResult:
     best_epoch: int = 0
     best_val_loss: float = math.inf
     stopped_early: bool = False
+    best_score: float = math.nan      # the monitored measure at the best epoch
 
 
 def make_optimizer(model, config: TrainConfig):
@@ -359,7 +390,102 @@ def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 64) -> EvalR
     predictions = probabilities.argmax(axis=1) if len(probabilities) else np.zeros(0, np.int64)
     n = max(len(X), 1)
     return EvalResult(loss=sum(losses) / n, accuracy=float((predictions == y).mean()) if len(y) else 0.0,
-                      predictions=predictions, probabilities=probabilities)
+                      predictions=predictions, probabilities=probabilities,
+                      ua=unweighted_recall(y, predictions))
+
+
+def unweighted_recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
+    """UA: the mean over the classes present in ``y_true`` of their recall,
+    ``(1/K') sum_c #{y = c, pred = c} / #{y = c}`` (0.0 for no clip).
+
+    Parameters
+    ----------
+    y_true, y_pred : (N,) int
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if len(y_true) == 0:
+        return 0.0
+    classes, index = np.unique(y_true, return_inverse=True)
+    hits = np.bincount(index, weights=(y_true == y_pred), minlength=len(classes))
+    return float(np.mean(hits / np.bincount(index, minlength=len(classes))))
+
+
+def class_weight_vector(y_train, n_classes: int, mode: str = "balanced") -> np.ndarray | None:
+    """Per-class loss weights: ``w_c = N / (K' n_c)`` for the K' classes with ``n_c > 0``
+    training rows (0 for absent classes), or None for ``mode='none'``.
+
+    Parameters
+    ----------
+    y_train : (N,) int
+        Training labels (augmented copies included: they are trained on).
+    n_classes : int
+        K, the length of the vector.
+    mode : {'balanced', 'none'}
+
+    Returns
+    -------
+    (K,) float32 or None
+    """
+    if mode == "none":
+        return None
+    if mode != "balanced":
+        raise ValueError(f"class_weights={mode!r} must be 'none' or 'balanced'")
+    counts = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=n_classes).astype(float)
+    present = counts > 0
+    w = np.zeros(n_classes)
+    w[present] = len(y_train) / (present.sum() * counts[present])
+    return w.astype(np.float32)
+
+
+def batch_loss(model, xb: np.ndarray, yb: np.ndarray, config: TrainConfig, *,
+               weight=None, mixup: float = 0.0, spec_augment=None, rng=None):
+    """One training batch's objective (before any model penalty): the recipe in one place.
+
+    Steps: (1) ``spec_augment(xb, rng)`` masks when given (SpecAugment, a fresh draw per
+    batch); (2) mixup (Zhang et al., 2018) when ``mixup > 0``: ``lam ~ Beta(mixup, mixup)``,
+    a random permutation ``pi`` of the batch, ``x = lam x + (1 - lam) x[pi]`` and targets
+    ``t = lam onehot(y) + (1 - lam) onehot(y[pi])``; (3) ``logits = model(x)`` and the
+    cross-entropy with ``config.label_smoothing`` and the class weights ``weight``.
+
+    Parameters
+    ----------
+    model : Module
+        (B, ...) -> logits (B, K).
+    xb : (B, ...) float32
+        The batch's features (not changed: the augmentations work on copies).
+    yb : (B,) int
+    config : TrainConfig
+        ``label_smoothing``.
+    weight : (K,) float or None
+        Per-class loss weights (``class_weight_vector``).
+    mixup : float >= 0
+        Beta parameter; 0 turns mixup off.
+    spec_augment : callable or None
+        ``spec_augment(x, rng) -> x`` (``data.augment.SpecAugment``).
+    rng : numpy.random.Generator or None
+        Source of the draws; default the library's generator (``autograd.random``), whose
+        state checkpoints save, so a resumed run draws what the uninterrupted one would.
+
+    Returns
+    -------
+    (loss, logits) : Tensor (), Tensor (B, K)
+    """
+    rng = mt_random.default_generator() if rng is None else rng
+    if spec_augment is not None:
+        xb = spec_augment(xb, rng)
+    target = yb
+    if mixup > 0:
+        lam = np.float32(rng.beta(mixup, mixup))
+        perm = rng.permutation(len(xb))
+        xb = lam * xb + (1 - lam) * xb[perm]
+        logits = model(Tensor(xb))
+        eye = np.eye(logits.shape[-1], dtype=np.float32)
+        target = lam * eye[yb] + (1 - lam) * eye[yb[perm]]
+    else:
+        logits = model(Tensor(xb))
+    loss = F.cross_entropy(logits, target, weight=weight,
+                           label_smoothing=config.label_smoothing)
+    return loss, logits
 
 
 class EpochMeter:
@@ -431,7 +557,7 @@ class TrainingRun:
     loader : DataLoader
         The training batches (its shuffling state is checkpointed).
     config : TrainConfig
-        ``epochs`` and ``patience`` (early stopping on validation loss), ``progress``.
+        ``epochs``, ``patience`` and ``monitor`` (selection and early stopping), ``progress``.
     meta : dict or None
         Stored in every checkpoint (class names, features, normalization, fingerprint).
     """
@@ -482,6 +608,8 @@ class TrainingRun:
         self.result.history = ckpt["history"]
         self.result.best_epoch = ckpt["best"]["epoch"]
         self.result.best_val_loss = ckpt["best"]["val_loss"]
+        # checkpoints written before the monitor option selected on the validation loss
+        self.result.best_score = ckpt["best"].get("score", ckpt["best"]["val_loss"])
         self.bad_epochs = ckpt["best"]["bad_epochs"]
         bad = first_non_finite(_state_arrays(self.model, self.optimizer))
         if bad is not None:
@@ -492,7 +620,7 @@ class TrainingRun:
         return ckpt["epoch"] + 1
 
     def should_stop(self) -> bool:
-        """Early stopping: ``patience`` epochs in a row without a lower validation loss."""
+        """Early stopping: ``patience`` epochs in a row without a better ``config.monitor``."""
         stop = bool(self.config.patience) and self.bad_epochs >= self.config.patience
         self.result.stopped_early = self.result.stopped_early or stop
         return stop
@@ -569,8 +697,9 @@ class TrainingRun:
     def end_epoch(self, epoch: int, meter: EpochMeter, val: EvalResult, lr: float,
                   X_val: np.ndarray | None = None) -> dict:
         """Close an epoch: check the state, record the history row, keep the best epoch (by
-        validation loss), write ``best.ckpt`` (when improved), ``last.ckpt``, ``history.csv``
-        and print one line.
+        ``config.monitor``: the lowest validation loss, or the highest validation UA or
+        accuracy; the first epoch on ties), write ``best.ckpt`` (when improved),
+        ``last.ckpt``, ``history.csv`` and print one line.
 
         Parameters
         ----------
@@ -608,12 +737,17 @@ class TrainingRun:
                                  f"({val.accuracy}) after epoch {epoch} ({len(rows)} "
                                  f"validation clip(s) get non-finite probabilities): {where}")
         row = {"epoch": epoch, "train_loss": meter.loss, "train_acc": meter.accuracy,
-               "val_loss": val.loss, "val_acc": val.accuracy, "lr": lr, "seconds": seconds}
+               "val_loss": val.loss, "val_acc": val.accuracy, "val_ua": val.ua, "lr": lr,
+               "seconds": seconds}
         result = self.result
         result.history.append(row)
-        improved = val.loss < result.best_val_loss
+        score = val.measure(self.config.monitor)
+        higher = MONITORS[self.config.monitor][1]
+        improved = (result.best_epoch == 0 or
+                    (score > result.best_score if higher else score < result.best_score))
         if improved:
             result.best_val_loss, result.best_epoch, self.bad_epochs = val.loss, epoch, 0
+            result.best_score = score
         else:
             self.bad_epochs += 1
         state = self.checkpoint(epoch)
@@ -624,7 +758,8 @@ class TrainingRun:
         if self.config.progress:
             print(f"epoch {epoch:3d}/{self.config.epochs} | train loss {row['train_loss']:.4f} "
                   f"acc {row['train_acc']:.4f} | val loss {row['val_loss']:.4f} "
-                  f"acc {row['val_acc']:.4f} | lr {lr:.3g} | {seconds:.1f}s"
+                  f"acc {row['val_acc']:.4f} UA {row['val_ua']:.4f} | lr {lr:.3g} | "
+                  f"{seconds:.1f}s"
                   + (" *" if improved else ""), flush=True)
         return row
 
@@ -640,7 +775,7 @@ class TrainingRun:
             "epoch": epoch, "history": list(self.result.history),
             "train_config": asdict(self.config),
             "best": {"epoch": self.result.best_epoch, "val_loss": self.result.best_val_loss,
-                     "bad_epochs": self.bad_epochs},
+                     "score": self.result.best_score, "bad_epochs": self.bad_epochs},
             "meta": self.meta,
         }
 
@@ -651,7 +786,8 @@ class TrainingRun:
 
 
 def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dict | None = None,
-        resume: bool = False, seed: int = 0) -> FitResult:
+        resume: bool = False, seed: int = 0, mixup: float = 0.0,
+        spec_augment=None) -> FitResult:
     """Train ``model`` on ``train = (X, y)``, selecting on ``val = (X, y)``: the loop of the
     module docstring in one call (the experiment scripts write it out).
 
@@ -670,6 +806,9 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
         Continue from ``run_dir/last.ckpt`` if it exists.
     seed : int >= 0
         Seeds the data order and, for a new run, the default generator (weights, dropout).
+    mixup, spec_augment
+        Batch augmentations, as in ``batch_loss``; class weights and label smoothing come
+        from ``config``.
 
     Raises
     ------
@@ -689,6 +828,8 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config)
     loader = DataLoader(X_train, y_train, batch_size=config.batch_size, shuffle=True, seed=seed)
+    weight = class_weight_vector(y_train, int(max(y_train.max(), y_val.max())) + 1,
+                                 config.class_weights)
     run = TrainingRun(run_dir, model, optimizer, scheduler, loader, config, meta)
     first = run.resume(seed) if resume else run.start(seed)
     for epoch in range(first, config.epochs + 1):
@@ -697,8 +838,8 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
         model.train()
         meter = EpochMeter(len(loader), epoch, config.epochs, config.progress)
         for i, (xb, yb) in enumerate(loader, start=1):
-            logits = model(Tensor(xb))
-            loss = F.cross_entropy(logits, yb)
+            loss, logits = batch_loss(model, xb, yb, config, weight=weight, mixup=mixup,
+                                      spec_augment=spec_augment)
             penalty = regularization_loss(model)
             objective = loss + penalty if penalty is not None else loss
             value = objective.item()

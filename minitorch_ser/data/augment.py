@@ -92,7 +92,8 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
                        copies: float = 2, snr_range=(15.0, 30.0), wave_augment=None,
                        feature_augment=None, oversample: bool = False, rng=None,
                        clean: Extracted | None = None, batch_size: int = 64,
-                       progress: bool = True, cache_dir=DEFAULT_CACHE_DIR) -> FeatureDataset:
+                       progress: bool = True, cache_dir=DEFAULT_CACHE_DIR,
+                       vtlp: float = 0.0) -> FeatureDataset:
     """Features of the training split plus augmented copies of its clips, and nothing else.
 
     Only ``split["train"]`` is read. Steps: (1) optionally oversample the training rows so
@@ -123,6 +124,9 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
     feature_augment : callable, optional
         ``feature_augment(X (B, *config.shape), rng) -> same shape``, applied to the copies'
         features (e.g. SpecAugment masks).
+    vtlp : float in [0, 1)
+        Vocal tract length perturbation of the copies: each copy's features use a mel
+        filterbank warped by ``alpha ~ U[1 - vtlp, 1 + vtlp]`` (``dsp.vtlp_warp``); 0: off.
     oversample : bool
         Balance the classes of the training rows first (copies of the minority classes).
     rng : numpy.random.Generator or int or None
@@ -140,6 +144,8 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
     """
     if not copies >= 0:
         raise ValueError(f"copies={copies} must be >= 0")
+    if not 0.0 <= vtlp < 1.0:
+        raise ValueError(f"vtlp={vtlp} must be in [0, 1)")
     lo, hi = snr_range
     if not lo <= hi:
         raise ValueError(f"snr_range=({lo}, {hi}) must have low <= high")
@@ -180,7 +186,8 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
             noisy, _, snr_db[m:m + len(waves)] = awgn_copies(waves, 1, (lo, hi), rng)
         else:
             noisy = wave_augment(waves, rng)
-        feats = waves_to_features(noisy, config)
+        alphas = rng.uniform(1 - vtlp, 1 + vtlp, size=len(noisy)) if vtlp > 0 else None
+        feats = waves_to_features(noisy, config, vtlp_alpha=alphas)
         if feature_augment is not None:
             feats = feature_augment(feats, rng)
         X[m:m + len(waves)] = feats
@@ -380,3 +387,50 @@ class SpecAugment:
         value = (X.mean(axis=(-2, -1), keepdims=True) if self.mask_value == "mean"
                  else np.asarray(self.mask_value, dtype=X.dtype))
         return np.where(mask, value, X).astype(X.dtype, copy=False)
+
+
+# ============================================================ speed perturbation
+@dataclass(frozen=True)
+class SpeedPerturb:
+    """Speed perturbation then additive white noise: a ``wave_augment`` for
+    ``build_training_set`` (Ko et al., 2015, "Audio augmentation for speech recognition").
+
+    Each copy is played at a rate drawn uniformly from ``{1 - spread, 1, 1 + spread}``
+    (``dsp.speed_perturb``: tempo and pitch both change), cut or zero-padded back to its
+    length, then given white noise at an SNR drawn from ``snr_range`` (``dsp.awgn``), so the
+    copies stay noisy copies as without speed perturbation; or, when ``then`` is given,
+    passed to ``then(waves, rng)`` instead of the noise (e.g. the second paper's
+    ``WaveAugment``).
+
+    Attributes
+    ----------
+    spread : float in (0, 1)
+        0.1 gives the rates 0.9, 1.0 and 1.1.
+    snr_range : (float, float)
+        SNR range in dB of the noise.
+    then : callable or None
+        The augmentation after the speed change, instead of the white noise.
+    """
+
+    spread: float = 0.1
+    snr_range: tuple = (15.0, 30.0)
+    then: object = None
+
+    def __post_init__(self):
+        if not 0.0 < self.spread < 1.0:
+            raise ValueError(f"spread={self.spread} must be in (0, 1)")
+
+    def __call__(self, waves, rng) -> np.ndarray:
+        """``waves : (B, L)`` float32 -> perturbed copies ``(B, L)`` float32."""
+        waves = np.asarray(waves, dtype=np.float32)
+        rng = as_rng(rng)
+        rates = rng.choice(np.array([1 - self.spread, 1.0, 1 + self.spread]), size=len(waves))
+        out = np.empty_like(waves)
+        for rate in np.unique(rates):                      # at most three groups
+            rows = np.flatnonzero(rates == rate)
+            moved = dsp.speed_perturb(waves[rows], float(rate)) if rate != 1.0 else waves[rows]
+            out[rows] = dsp.fix_length(moved, waves.shape[1], axis=-1)
+        if self.then is not None:
+            return np.asarray(self.then(out, rng), dtype=np.float32)
+        lo, hi = self.snr_range
+        return dsp.awgn(out, rng.uniform(lo, hi, size=len(out)), rng).astype(np.float32)

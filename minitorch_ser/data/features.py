@@ -263,7 +263,7 @@ def load_waves(paths, config: FeatureConfig) -> Loaded:
                   failed, np.asarray(seconds))
 
 
-def waves_to_features(waves: np.ndarray, config: FeatureConfig) -> np.ndarray:
+def waves_to_features(waves: np.ndarray, config: FeatureConfig, vtlp_alpha=None) -> np.ndarray:
     """Log-mel features of a batch of equal-length clips (steps 4-7 of the module docstring).
 
     Parameters
@@ -271,6 +271,9 @@ def waves_to_features(waves: np.ndarray, config: FeatureConfig) -> np.ndarray:
     waves : (B, n_samples) float
         Clips at ``config.sr``, already padded or trimmed.
     config : FeatureConfig
+    vtlp_alpha : (B,) float or None
+        Vocal tract length perturbation: clip b's mel filterbank is warped by
+        ``vtlp_alpha[b]`` (``dsp.vtlp_warp``); None: no warp. Augmented copies only.
 
     Returns
     -------
@@ -281,9 +284,19 @@ def waves_to_features(waves: np.ndarray, config: FeatureConfig) -> np.ndarray:
         raise ValueError(f"waves must be (B, n_samples), got shape {waves.shape}")
     if len(waves) == 0:
         return np.zeros((0, *config.shape), np.float32)
+    if vtlp_alpha is not None:
+        alphas = np.broadcast_to(np.asarray(vtlp_alpha, dtype=np.float64), (len(waves),))
+        # one filterbank per clip: clip by clip
+        return np.concatenate([_features(waves[b:b + 1], config, vtlp_alpha=float(a))
+                               for b, a in enumerate(alphas)])
+    return _features(waves, config)
+
+
+def _features(waves: np.ndarray, config: FeatureConfig, **warp) -> np.ndarray:
+    """``waves_to_features`` of a checked batch, ``warp`` passed to the mel filterbank."""
     kwargs = dict(sr=config.sr, n_fft=config.n_fft, hop_length=config.hop_length,
                   win_length=config.win_length, window=config.window, center=config.center,
-                  n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax)
+                  n_mels=config.n_mels, fmin=config.fmin, fmax=config.fmax, **warp)
     if config.deltas:
         X = dsp.logmel_deltas(waves, top_db=config.top_db, **kwargs)         # (B, 3, F, T)
     else:
