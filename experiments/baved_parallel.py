@@ -43,11 +43,13 @@ from pathlib import Path
 
 import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
+import pandas as pd
 
+from minitorch_ser.app import metrics as M
 from minitorch_ser.app import runs
 from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
                                       apply_demo_defaults, build_parser, from_namespace,
-                                      model_options, to_dict)
+                                      model_options, recipe_line, to_dict)
 from minitorch_ser.app.experiment import prepare, test_and_report, write_split
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverged, TrainingRun,
                                         batch_loss, class_weight_vector, clip_gradients,
@@ -233,6 +235,7 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
     protocol = (f"{cfg.data.folds}-fold speaker-independent" if cfg.data.folds else
                 f"speaker-independent {shares}" if cfg.data.split == "speaker" else
                 f"random stratified {shares}")
+    print(f"{protocol} | recipe: {recipe_line(cfg)}")
 
     results = []
     for fold_i, split in enumerate(folds):
@@ -248,6 +251,7 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.json").write_text(json.dumps(
                 {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
+                 "recipe": recipe_line(cfg),
                  "fold": fold_i + 1}, indent=2))
             write_split(run_dir, split, df)
             print(f"\n=== {protocol}, fold {fold_i + 1}/{len(folds)}, lr {lr:g} -> {run_dir}")
@@ -284,7 +288,8 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
                 "session_seconds": time.perf_counter() - t0})
             metrics.update(lr=lr, fold=fold_i + 1, run_dir=str(run_dir))
             results.append(metrics)
-            print(f"test accuracy {metrics['accuracy']:.4f}, macro F1 {metrics['macro_f1']:.4f} "
+            print(f"test UA {metrics['ua']:.4f}, WA {metrics['wa']:.4f}, macro F1 "
+                  f"{metrics['macro_f1']:.4f} "
                   f"(best epoch {metrics['best_epoch']}, {metrics['train_seconds'] / 60:.1f} min)")
             print((run_dir / "report.txt").read_text())
 
@@ -344,27 +349,37 @@ def print_summary(results, cfg, lrs, protocol, dataset, demo, seconds, out: Path
     print(f"\n{dataset} | target {cfg.data.target} | {protocol} | "
           f"{cfg.model.options} | {cfg.train.optimizer} | seed {cfg.seed} | "
           f"total {seconds / 60:.1f} min")
-    print(f"{'lr':>8} {'fold':>5} {'test acc':>9} {'macro F1':>9} {'best val acc':>13} {'epochs':>7}")
+    print(f"{'lr':>8} {'fold':>5} {'test UA':>8} {'WA':>7} {'macro F1':>9} {'UA 95% CI':>17} "
+          f"{'best epoch':>11} {'epochs':>7}")
     for r in results:
         if "diverged" in r:
             print(f"{r['lr']:>8g} {r['fold']:>5}   diverged (non-finite loss; see its run folder)")
             continue
-        print(f"{r['lr']:>8g} {r['fold']:>5} {r['accuracy']:>9.4f} {r['macro_f1']:>9.4f} "
-              f"{r['best_val_accuracy']:>13.4f} {r['epochs_run']:>7}")
+        lo, hi = r["ci95"]["ua"]
+        print(f"{r['lr']:>8g} {r['fold']:>5} {r['ua']:>8.4f} {r['wa']:>7.4f} {r['macro_f1']:>9.4f} "
+              f"  [{lo:.3f}, {hi:.3f}] {r['best_epoch']:>11} {r['epochs_run']:>7}")
     summary = {"dataset": dataset, "protocol": protocol, "demo": demo,
-               "target": cfg.data.target, "runs": results}
+               "target": cfg.data.target, "recipe": recipe_line(cfg), "runs": results}
     for lr in lrs:
         finished = [r for r in results if r["lr"] == lr and "diverged" not in r]
-        accs = [r["accuracy"] for r in finished]
-        f1s = [r["macro_f1"] for r in finished]
-        if len(accs) > 1:
-            print(f"lr {lr:g}: test accuracy {np.mean(accs):.4f} +- {np.std(accs):.4f}, "
-                  f"macro F1 {np.mean(f1s):.4f} +- {np.std(f1s):.4f} over {len(accs)} folds")
-            summary[f"lr{lr:g}"] = {"accuracy_mean": float(np.mean(accs)),
-                                    "accuracy_std": float(np.std(accs)),
-                                    "macro_f1_mean": float(np.mean(f1s)),
-                                    "macro_f1_std": float(np.std(f1s))}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))
+        if len(finished) > 1:      # K folds: mean +- std (population) and the pooled matrix
+            folds = M.summarize_folds(finished)
+            print(f"lr {lr:g}: UA {folds['ua_mean']:.4f} +- {folds['ua_std']:.4f}, WA "
+                  f"{folds['wa_mean']:.4f} +- {folds['wa_std']:.4f}, macro F1 "
+                  f"{folds['macro_f1_mean']:.4f} +- {folds['macro_f1_std']:.4f} over "
+                  f"{folds['n_folds']} folds; pooled over the folds' test clips: UA "
+                  f"{folds['pooled']['ua']:.4f}, WA {folds['pooled']['wa']:.4f}")
+            pooled = np.asarray(folds["pooled"]["confusion_matrix"])
+            names = folds["pooled"]["class_names"]
+            print("pooled confusion matrix (rows true, columns predicted): "
+                  + "; ".join(f"{n}: {' '.join(map(str, row))}" for n, row in zip(names, pooled)))
+            summary[f"lr{lr:g}"] = folds
+            where = out / (f"lr{lr:g}" if len(lrs) > 1 else "")
+            where.mkdir(parents=True, exist_ok=True)
+            pd.DataFrame(pooled, index=[f"true_{n}" for n in names],
+                         columns=[f"pred_{n}" for n in names]).to_csv(
+                where / "pooled_confusion_matrix.csv")
+    (out / "summary.json").write_text(M.to_json(summary))
 
 
 if __name__ == "__main__":

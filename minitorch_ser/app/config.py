@@ -403,6 +403,35 @@ def apply_demo_defaults(cfg: ExperimentConfig, demo: dict, argv) -> list[str]:
     return shown
 
 
+def recipe_line(cfg: ExperimentConfig) -> str:
+    """The training recipe in one line, for run headers, ``config.json`` and summaries.
+
+    Names the normalization, the selection measure, the batch augmentations, the noisy
+    copies and the regularization, e.g. ``"normalize speaker, monitor val_ua, 1 noisy
+    copy per clip (+ speed 0.1), SpecAugment per batch, mixup 0.2, label smoothing 0.1,
+    weight decay 0.0001, class weights balanced, dropout 0.3/0.1"``.
+    """
+    a, t = cfg.augment, cfg.train
+    parts = [f"normalize {cfg.data.normalize}", f"monitor {t.monitor}",
+             f"{a.copies:g} noisy cop{'y' if a.copies == 1 else 'ies'} per clip"
+             + (f" (+ speed {a.speed:g})" if a.speed else "")
+             + (f" (+ VTLP {a.vtlp:g})" if a.vtlp else "")]
+    if a.spec_augment:
+        parts.append("SpecAugment per batch")
+    if a.mixup:
+        parts.append(f"mixup {a.mixup:g}")
+    if t.label_smoothing:
+        parts.append(f"label smoothing {t.label_smoothing:g}")
+    if t.weight_decay:
+        parts.append(f"weight decay {t.weight_decay:g}")
+    if t.class_weights != "none":
+        parts.append(f"class weights {t.class_weights}")
+    dropout = [str(v) for k, v in cfg.model.options.items() if k.endswith("dropout")]
+    if dropout:
+        parts.append("dropout " + "/".join(dropout))
+    return ", ".join(parts)
+
+
 def to_dict(cfg) -> dict:
     """The configuration as JSON-able nested dicts (paths as strings)."""
     def clean(v):

@@ -126,7 +126,10 @@ def test_report_layout_by_hand():
     y_true = [0] * 6 + [1] * 3
     y_pred = [0, 0, 0, 0, 1, 1, 0, 1, 1]
     # low: P 4/5, R 4/6, F1 8/11; high: P 2/4, R 2/3, F1 4/7
+    # UA (4/6 + 2/3) / 2 = 0.6667, WA 6/9 = 0.6667, macro F1 (8/11 + 4/7) / 2 = 0.6494
     expected = (
+        "UA 0.6667  WA 0.6667  macro F1 0.6494\n"
+        "\n"
         "             precision    recall  f1-score   support\n"
         "\n"
         "         low    0.8000    0.6667    0.7273         6\n"
@@ -138,7 +141,8 @@ def test_report_layout_by_hand():
     assert metrics.classification_report(y_true, y_pred, ["low", "high"]) == expected
     with_acc = metrics.classification_report(y_true, y_pred, ["low", "high"], digits=2,
                                              per_class_accuracy=True)
-    assert "accuracy   support" in with_acc.splitlines()[0]
+    assert with_acc.splitlines()[0] == "UA 0.67  WA 0.67  macro F1 0.65"
+    assert "accuracy   support" in with_acc.splitlines()[2]
     assert "     0.80      0.67      0.73      0.67         6" in with_acc
 
 
