@@ -6,6 +6,9 @@ Usage::
     # label and class probabilities per file, as a table or JSON
     python -m minitorch_ser predict runs/baved_random a.wav b.flac c.wav
     python -m minitorch_ser predict runs/baved_random/best.ckpt *.wav --json
+    # a cross-validation folder (fold1 .. foldK, or its only lr sweep folder): the mean of the
+    # K folds' class probabilities
+    python -m minitorch_ser predict runs/baved_cv a.wav b.flac
 
     # a timeline over a long recording: one line per window as it is scored, and a CSV
     python -m minitorch_ser stream runs/baved_random talk.wav --window 3.0 --hop 0.5 --csv t.csv
@@ -22,13 +25,24 @@ Usage::
     python -m minitorch_ser convert old.ckpt new.ckpt --trusted
     python -m minitorch_ser convert runs/old_run --trusted        # every *.ckpt of a run folder
 
-RUN_DIR_OR_CHECKPOINT is a run folder (its ``best.ckpt`` is read) or a checkpoint file.
+RUN_DIR_OR_CHECKPOINT is a run folder (its ``best.ckpt`` is read) or a checkpoint file; or a
+cross-validation folder without ``best.ckpt`` holding run folders ``fold1 .. foldK`` (directly,
+or in its only sweep folder such as ``lr0.001/``): ``predict`` and ``stream`` then average the
+class probabilities of the K models, ``p = (1/K) sum_m softmax(z^(m))`` (the table's first line
+and the JSON's ``"models"`` say how many); ``explain`` refuses it (name one fold's folder).
+
+A model trained with features normalized per speaker (``normalize`` "speaker") normalizes the
+files given to one ``predict`` together, as ONE speaker (there is no speaker label at
+prediction time): each file's prediction depends on the others given with it. Pass one
+speaker's files together; a note on standard error says so. ``stream`` refuses such a model
+(one window at a time is not a speaker's recordings).
 
 Exit status: 0 when everything was predicted; 1 when an input could not be read (``predict``
 still predicts every other file, and reports each failure by name on standard error and, with
 ``--json``, as an ``{"file", "error"}`` entry) or an output (``--csv``, ``--npz``, ``--png``)
 could not be written (missing folders are created); 2 for a bad command line, an unusable
-checkpoint (the message says what differs), or ``stream -`` receiving no samples.
+checkpoint or fold folder (the message says what differs), a model ``stream`` or ``explain``
+cannot use, or ``stream -`` receiving no samples.
 
 A file that decodes shorter than its header declares (cut short) is used as far as it decodes,
 with a ``warning:`` line naming it; the durations reported are those of the decoded samples.
@@ -72,12 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("Usage::")[1])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("predict", help="label and class probabilities of audio files")
-    p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = sub.add_parser(
+        "predict", help="label and class probabilities of audio files",
+        description="Label and class probabilities of audio files. RUN_DIR_OR_CHECKPOINT may "
+                    "be a cross-validation folder (fold1 .. foldK): the mean of the folds' "
+                    "probabilities. A model normalized per speaker normalizes all the FILEs "
+                    "together as ONE speaker (transductive: pass one speaker's files together).")
+    p.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="run folder, checkpoint file, or cross-validation folder of folds")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="audio files (for a per-speaker model: one speaker's)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    s = sub.add_parser("stream", help="sliding-window predictions over a long recording")
+    s = sub.add_parser("stream", help="sliding-window predictions over a long recording",
+                       description="Sliding-window predictions over a long recording (refused "
+                                   "for a model normalized per speaker).")
     s.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
     s.add_argument("file", metavar="FILE", help="audio file, or - for raw 16-bit little-endian "
                                                 "mono PCM on standard input")
@@ -88,7 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sr", type=positive_int, default=None,
                    help="sample rate of the PCM on standard input (default: the checkpoint's)")
 
-    e = sub.add_parser("explain", help="attention weights over time of one file")
+    e = sub.add_parser("explain", help="attention weights over time of one file",
+                       description="Attention weights over time of one file (one model: not "
+                                   "a cross-validation folder).")
     e.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT")
     e.add_argument("file", metavar="FILE")
     e.add_argument("--png", metavar="OUT", help="write the log-mel and the weights as a PNG "
@@ -125,8 +150,9 @@ def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
     -------
     int in {0, 1, 2}
         0: everything done; 1: an input could not be read or an output could not be written;
-        2: an unusable checkpoint, a refused ``convert``, a bad ``--sr`` / ``--window`` /
-        ``--hop``, a model without attention for ``explain``, or no samples on ``stream -``.
+        2: an unusable checkpoint or fold folder, a refused ``convert``, a bad ``--sr`` /
+        ``--window`` / ``--hop``, a model without attention or an ensemble for ``explain``, a
+        per-speaker model for ``stream``, or no samples on ``stream -``.
 
     Raises
     ------
@@ -157,6 +183,11 @@ def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
 def _predict(predictor: Predictor, args, stdout, stderr) -> int:
     with _warnings_to(stderr):              # e.g. a truncated file: what decoded is used
         results = predictor.predict_files(args.files)
+    if predictor.normalize == "speaker":
+        n = sum(r.ok for r in results)
+        print(f"note: {predictor.source} normalizes features per speaker; the {n} file(s) "
+              f"given were normalized as one speaker: pass one speaker's files together",
+              file=stderr)
     for r in results:
         if not r.ok:
             print(f"error: {_named(r)}", file=stderr)
@@ -165,10 +196,16 @@ def _predict(predictor: Predictor, args, stdout, stderr) -> int:
                   f"{r.clip_duration:g} s (the training clip length); use `stream` for long "
                   f"recordings", file=stderr)
     if args.json:
-        json.dump({"checkpoint": predictor.source, "class_names": list(predictor.class_names),
+        json.dump({"checkpoint": predictor.source, "models": predictor.n_models,
+                   "checkpoints": list(predictor.checkpoints),
+                   "normalize": predictor.normalize,
+                   "class_names": list(predictor.class_names),
                    "results": [r.to_dict() for r in results]}, stdout, indent=2)
         print(file=stdout)
     else:
+        if predictor.n_models > 1:
+            print(f"# mean class probabilities of {predictor.n_models} models: "
+                  f"{', '.join(predictor.checkpoints)}", file=stdout)
         print(_table(results, predictor.class_names), file=stdout)
     return 1 if any(not r.ok for r in results) else 0
 
@@ -223,7 +260,7 @@ def _stream(predictor: Predictor, args, stdin, stdout, stderr) -> int:
     except AudioLoadError as err:
         print(f"error: {err}", file=stderr)
         return 1
-    except ValueError as err:          # window, hop or --sr out of range
+    except ValueError as err:          # window, hop or --sr out of range; a per-speaker model
         print(f"error: {err}", file=stderr)
         return 2
     if first is None:                  # a file holds samples (dsp.load checks); stdin may not
@@ -256,9 +293,10 @@ def _stream(predictor: Predictor, args, stdin, stdout, stderr) -> int:
     finally:
         if out:
             out.close()
+    models = f"; mean of {predictor.n_models} models" if predictor.n_models > 1 else ""
     print(f"{stats.windows} windows over {stats.audio_seconds:.2f} s of audio; compute "
-          f"{stats.compute_seconds:.2f} s, real-time factor {stats.real_time_factor:.3f}",
-          file=stderr)
+          f"{stats.compute_seconds:.2f} s, real-time factor {stats.real_time_factor:.3f}"
+          f"{models}", file=stderr)
     return 0
 
 
@@ -270,7 +308,7 @@ def _explain(predictor: Predictor, args, stdout, stderr) -> int:
     except AudioLoadError as err:
         print(f"error: {err}", file=stderr)
         return 1
-    except ValueError as err:          # the model has no attention weights
+    except ValueError as err:          # the model has no attention weights; an ensemble
         print(f"error: {err}", file=stderr)
         return 2
     r = ex.prediction

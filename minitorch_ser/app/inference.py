@@ -1,14 +1,15 @@
 """Using a trained model: predict on files, stream long recordings, explain a decision.
 
 A run folder (or its ``best.ckpt``) holds everything a prediction needs (see ``checkpoint``):
-the model's class, config and weights, and in ``meta`` the class names, the ``FeatureConfig``
-and the training set's ``Standardizer`` statistics. ``Predictor.load`` rebuilds the three
-and never reads training data. A clip then goes through exactly the training chain::
+the model's class, config and weights, and in ``meta`` the class names, the ``FeatureConfig``,
+the feature normalization (``meta['normalize']``) and, for the global one, the training set's
+``Standardizer`` statistics. ``Predictor.load`` rebuilds them and never reads training data. A
+clip then goes through exactly the training chain::
 
     file ──dsp.load(sr)──> y : (L,)  mono, resampled to the checkpoint's rate
          ──normalize? ──fix_length──> (n_samples,)   zero-pad or trim the end, as in training
          ──waves_to_features──> (C, n_mels, n_frames) log-mel (dB)
-         ──Standardizer.transform──> x_hat = (x - mean) / std     (training statistics)
+         ──normalize_features──> x_hat = (x - m) / s  (m, s: see "Feature normalization")
          ──model──> logits (K,) ──softmax──> p_k = exp(z_k) / sum_j exp(z_j)
 
 Files go through ``features.load_waves``, the very function training used; in-memory waves
@@ -22,6 +23,36 @@ Use::
     for start_s, end_s, probs in p.stream("talk.wav", window=3.0, hop=0.5):
         ...                                            # one window every 0.5 s, in time order
     ex = p.explain("a.wav")                            # ex.weights (T,) sum to 1; ex.mel (F, frames)
+
+    cv = Predictor.load("runs/baved_cv")               # fold1..foldK: an EnsemblePredictor
+    cv.n_models, cv.predict_files(["a.wav"])           # the mean of the K folds' probabilities
+
+**Feature normalization.** ``meta['normalize']`` names how training normalized the log-mel
+``x[c, f, t]`` of a clip (per channel ``c`` and mel bin ``f``, ``x_hat = (x - m[c, f]) /
+s[c, f]``, ``s < eps`` counted as 1); a checkpoint without the key is ``"global"``:
+
+- ``"global"``: ``m``, ``s`` are the training set's statistics (``meta['standardizer']``, a
+  ``Standardizer``); every input is normalized alike.
+- ``"utterance"``: ``m``, ``s`` are the mean and standard deviation of the clip's own frames
+  (``features.normalize_utterances``); each input (file, clip, stream window) on its own.
+- ``"speaker"``: ``m``, ``s`` are pooled over all the frames of all the clips of one speaker
+  (``features.normalize_speakers``). A file carries no speaker label, so the inputs of one
+  ``predict_files`` / ``predict_waves`` call are normalized together as ONE speaker: the
+  prediction of a file depends on the other files given with it (transductive). Pass one
+  speaker's files together, and enough of them for the statistics to settle (one file alone is
+  normalized as ``"utterance"`` would). ``stream`` refuses such a model: one window at a time
+  is not a speaker's recordings.
+
+**Fold ensembles.** A K-fold cross-validation writes ``OUT/fold1 .. OUT/foldK``, each a run
+folder (with a learning-rate sweep ``OUT/lr0.001/fold1 ..``). ``Predictor.load(OUT)`` on such
+a folder (one without a ``best.ckpt`` of its own; ``fold_checkpoints`` finds the folds) returns
+an ``EnsemblePredictor`` of the K models, whose probabilities are the mean of theirs::
+
+    p_k(x) = (1/K) sum_{m=1..K} softmax(z^(m)(x_hat^(m)))_k
+
+with ``x_hat^(m)`` the log-mel normalized as fold ``m`` was trained (its own statistics for
+``"global"``) and ``z^(m)`` that fold's logits. The folds must agree on class names, feature
+configuration and normalization. ``explain`` needs one model and refuses an ensemble.
 
 **Long and short clips.** ``predict`` treats a recording as training treated clips: a shorter
 one is zero-padded at the end, a longer one is trimmed to its first ``duration`` seconds
@@ -41,14 +72,16 @@ refused, since the model would only see their first ``duration`` seconds.
 **Compatibility.** ``Predictor.load`` refuses, with a ``CheckpointError`` saying what differs:
 a missing, corrupt or foreign file or another format version (``checkpoint.load_checkpoint``);
 a pickle checkpoint of an older version (with the command that converts it);
-a checkpoint without the model keys or without ``meta['class_names' | 'feature_config' |
-'standardizer']`` (e.g. written by ``fit`` without ``meta``); feature parameters this version's
-``FeatureConfig`` does not have or lacks; weights holding NaN or infinity (naming the first such
-entry of the state_dict); a model class that is not in the model registry, or a config or
-weights that do not fit this version's code; statistics whose shape does not fit the features;
-a model built for another ``n_mels`` or ``n_frames`` than the features have; a model whose
-output size is not the number of class names or that rejects the features (checked with one
-forward pass of zeros).
+a checkpoint without the model keys or without ``meta['class_names' | 'feature_config']``, or
+without ``meta['standardizer']`` when it normalizes ``"global"`` (e.g. written by ``fit``
+without ``meta``); a ``meta['normalize']`` other than the three above; feature parameters this
+version's ``FeatureConfig`` does not have or lacks; weights holding NaN or infinity (naming the
+first such entry of the state_dict); a model class that is not in the model registry, or a
+config or weights that do not fit this version's code; statistics whose shape does not fit the
+features; a model built for another ``n_mels`` or ``n_frames`` than the features have; a model
+whose output size is not the number of class names or that rejects the features (checked with
+one forward pass of zeros). For a fold folder, also: several sweep folders holding folds (which
+one is meant?), a fold folder without ``best.ckpt``, folds that disagree (naming the first).
 
 Checkpoints hold only arrays and JSON (``checkpoint``): loading one runs no code from the file,
 and the model class is looked up by name in ``models.registry``.
@@ -59,8 +92,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 import numpy as np
@@ -76,8 +111,12 @@ REQUIRED_KEYS = ("model_class", "model_config", "model_state", "meta")
 REQUIRED_META = {
     "class_names": "the label of each output",
     "feature_config": "the feature parameters, FeatureConfig.to_dict()",
-    "standardizer": "the normalization statistics, Standardizer.state_dict()",
+    "standardizer": "the normalization statistics, Standardizer.state_dict()",  # "global" only
 }
+#: ``meta['normalize']`` of a checkpoint that has none (written before the key existed)
+DEFAULT_NORMALIZE = "global"
+#: a fold folder of a cross-validation: ``fold1``, ``fold2``, ...
+FOLD_NAME = re.compile(r"fold(\d+)")
 STANDARDIZER_KEYS = ("mode", "eps", "mean", "std")
 
 
@@ -202,62 +241,92 @@ class Predictor:
     Parameters
     ----------
     model : Module
-        Maps standardized features ``(B, *feature_config.shape)`` to logits ``(B, K)``.
+        Maps normalized features ``(B, *feature_config.shape)`` to logits ``(B, K)``.
     class_names : sequence of str, (K,)
     feature_config : FeatureConfig
-    standardizer : Standardizer
-        Fitted on the training features.
+    standardizer : Standardizer or None
+        Fitted on the training features; needed (and used) only when ``normalize="global"``.
     batch_size : int > 0
         Clips (or stream windows) featurized and scored together.
+    normalize : {"global", "utterance", "speaker"}
+        The feature normalization training used (module docstring). ``"speaker"`` normalizes
+        the clips of one ``predict_files`` / ``predict_waves`` call together as one speaker
+        (transductive) and cannot ``stream``.
 
     Attributes
     ----------
-    model, class_names (tuple), feature_config, standardizer, batch_size
+    model, class_names (tuple), feature_config, standardizer, batch_size, normalize
         As given (the model switched to eval mode).
     source : str or None
         The path ``load`` read.
+    n_models : int
+        1 (an ``EnsemblePredictor`` averages more).
 
     Raises
     ------
     ValueError
-        If the parts do not fit together (see ``check_compatible``).
+        If ``normalize`` is not one of the three, ``"global"`` comes without a standardizer,
+        or the parts do not fit together (see ``check_compatible``).
     """
 
+    n_models = 1
+
     def __init__(self, model, class_names, feature_config: FeatureConfig,
-                 standardizer: Standardizer, batch_size: int = 16):
+                 standardizer: Standardizer | None, batch_size: int = 16,
+                 normalize: str = DEFAULT_NORMALIZE):
         if int(batch_size) != batch_size or batch_size < 1:
             raise ValueError(f"batch_size={batch_size} must be a positive integer")
+        if normalize not in feat.NORMALIZATIONS:
+            raise ValueError(f"normalize={normalize!r} must be one of {feat.NORMALIZATIONS}")
+        if normalize == "global" and standardizer is None:
+            raise ValueError("normalize='global' needs the training Standardizer, got None")
         self.model = model.eval()
         self.class_names = tuple(str(c) for c in class_names)
         self.feature_config = feature_config
         self.standardizer = standardizer
         self.batch_size = int(batch_size)
+        self.normalize = normalize
         self.source = None
-        check_compatible(self.model, self.class_names, feature_config, standardizer)
+        check_compatible(self.model, self.class_names, feature_config,
+                         standardizer if normalize == "global" else None)
+
+    @property
+    def checkpoints(self) -> tuple:
+        """The paths the model(s) were read from, ``(source,)`` here (one per fold for an
+        ensemble)."""
+        return (self.source,)
 
     # ------------------------------------------------------------------------- loading
     @classmethod
     def load(cls, path, batch_size: int = 16) -> "Predictor":
-        """Rebuild a predictor from a run folder (its ``best.ckpt``) or a checkpoint file.
+        """Rebuild a predictor from a run folder (its ``best.ckpt``), a checkpoint file, or a
+        cross-validation folder of fold run folders (then an ``EnsemblePredictor``).
 
         Parameters
         ----------
         path : str or path
-            A run folder or a checkpoint file (``checkpoint.load_checkpoint``).
+            A run folder or a checkpoint file (``checkpoint.load_checkpoint``); or a folder
+            without ``best.ckpt`` holding ``fold1 .. foldK`` run folders, directly or in its
+            only sweep folder (``fold_checkpoints``).
         batch_size : int > 0
             Clips (or stream windows) featurized and scored together.
 
         Returns
         -------
         Predictor
-            With ``source`` set to ``path``; the model in eval mode.
+            With ``source`` set to ``path``; the model in eval mode. For a folder of folds an
+            ``EnsemblePredictor`` (a ``Predictor``) of the K folds' models.
 
         Raises
         ------
         CheckpointError
-            Naming the file and what differs from what this version expects (module docstring);
-            also for a ``batch_size`` that is not a positive integer (``from_checkpoint``).
+            Naming the file and what differs from what this version expects (module docstring),
+            among which a ``meta['normalize']`` this version does not know; also for a
+            ``batch_size`` that is not a positive integer (``from_checkpoint``). For a folder
+            of folds, see ``EnsemblePredictor.load``.
         """
+        if fold_checkpoints(path) is not None:
+            return EnsemblePredictor.load(path, batch_size=batch_size)
         checkpoint = load_checkpoint(path)
         name = os.fspath(path)
         try:
@@ -275,8 +344,9 @@ class Predictor:
         ----------
         checkpoint : dict
             Needs ``model_class``, ``model_config``, ``model_state`` and ``meta``, a dict with
-            ``class_names``, ``feature_config`` (``FeatureConfig.to_dict()``) and
-            ``standardizer`` (``Standardizer.state_dict()``).
+            ``class_names``, ``feature_config`` (``FeatureConfig.to_dict()``), optionally
+            ``normalize`` (``"global"`` when absent) and, for ``"global"``, ``standardizer``
+            (``Standardizer.state_dict()``; ignored for the other normalizations).
         batch_size : int > 0
             Clips (or stream windows) featurized and scored together.
 
@@ -289,11 +359,11 @@ class Predictor:
         ------
         CheckpointError
             Saying what is missing or differs (module docstring), without the file's name: a
-            required key or ``meta`` entry missing, ``meta`` not a dict, feature parameters
-            unknown, missing or invalid, standardizer statistics missing or invalid, non-finite
-            weights, a model that cannot be built; and, converted from ``ValueError``, parts
-            that do not fit together (``check_compatible``) or a ``batch_size`` that is not a
-            positive integer.
+            required key or ``meta`` entry missing, ``meta`` not a dict, an unknown
+            ``meta['normalize']``, feature parameters unknown, missing or invalid,
+            standardizer statistics missing or invalid, non-finite weights, a model that
+            cannot be built; and, converted from ``ValueError``, parts that do not fit
+            together (``check_compatible``) or a ``batch_size`` that is not a positive integer.
         """
         missing = [k for k in REQUIRED_KEYS if k not in checkpoint]
         if missing:
@@ -302,17 +372,20 @@ class Predictor:
         meta = checkpoint["meta"]
         if not isinstance(meta, dict):
             raise CheckpointError(f"meta is a {type(meta).__name__}, expected a dict")
-        missing = [k for k in REQUIRED_META if k not in meta]
+        normalize = _normalize_mode(meta)
+        needed = [k for k in REQUIRED_META if k != "standardizer" or normalize == "global"]
+        missing = [k for k in needed if k not in meta]
         if missing:
             needed = "; ".join(f"{k!r}: {REQUIRED_META[k]}" for k in missing)
             raise CheckpointError(f"meta lacks {needed}. Prediction needs them; checkpoints "
                                   f"written by experiment.run have them")
         config = _feature_config(meta["feature_config"])
-        standardizer = _standardizer(meta["standardizer"])
+        standardizer = _standardizer(meta["standardizer"]) if normalize == "global" else None
         check_finite_weights(checkpoint["model_state"])
         model = build_model(checkpoint)  # CheckpointError when class, config or weights differ
         try:
-            return cls(model, meta["class_names"], config, standardizer, batch_size=batch_size)
+            return cls(model, meta["class_names"], config, standardizer, batch_size=batch_size,
+                       normalize=normalize)
         except CheckpointError:
             raise
         except ValueError as err:
@@ -355,12 +428,54 @@ class Predictor:
         return feat.fit_wave(dsp.resample(y, int(sr), cfg.sr), cfg)
 
     def features(self, waves: np.ndarray) -> np.ndarray:
-        """Standardized features of prepared clips: (B, n_samples) -> (B, *feature_config.shape)."""
-        X = feat.waves_to_features(waves, self.feature_config)
-        return self.standardizer.transform(X, copy=False)
+        """Normalized features of prepared clips: (B, n_samples) -> (B, *feature_config.shape).
+
+        ``waves_to_features`` then ``normalize_features`` (for ``"speaker"``: the B clips
+        together, as one speaker).
+        """
+        return self.normalize_features(feat.waves_to_features(waves, self.feature_config))
+
+    def normalize_features(self, X: np.ndarray) -> np.ndarray:
+        """Normalize log-mel features as training did (``normalize``, module docstring).
+
+        ``x_hat[n, c, f, t] = (x[n, c, f, t] - m[c, f]) / s[c, f]`` where ``m``, ``s`` are
+
+        - ``"global"``: the training set's (``standardizer.transform``);
+        - ``"utterance"``: clip ``n``'s own over its frames (``features.normalize_utterances``);
+        - ``"speaker"``: pooled over all N clips and their frames, the N clips taken as one
+          speaker (``features.normalize_speakers`` with one label for every row): each row's
+          result depends on the others (transductive).
+
+        Parameters
+        ----------
+        X : (N, C, F, T) float
+            Log-mel features in dB (``features.waves_to_features``); not modified.
+
+        Returns
+        -------
+        (N, C, F, T) float32, a new array.
+
+        Raises
+        ------
+        ValueError
+            ``X`` not 4-D (from the normalization functions).
+        """
+        if self.normalize == "global":
+            return self.standardizer.transform(X, copy=True)
+        if self.normalize == "utterance":
+            return feat.normalize_utterances(X)
+        return feat.normalize_speakers(X, np.zeros(len(X), np.int64))   # all rows one speaker
+
+    def predict_logmel(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, K) of log-mel features (N, C, F, T) before normalization.
+
+        ``predict_proba(normalize_features(X))``; an ``EnsemblePredictor`` averages its
+        members' instead. For ``"speaker"`` the N clips are normalized together as one speaker.
+        """
+        return self.predict_proba(self.normalize_features(X))
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (B, K) of standardized features (B, *shape), eval mode, no graph."""
+        """Class probabilities (B, K) of normalized features (B, *shape), eval mode, no graph."""
         out = []
         with no_grad():
             for start in range(0, len(X), self.batch_size):
@@ -381,6 +496,10 @@ class Predictor:
         """One ``Prediction`` per file, in order; unreadable files get an ``error``, not an
         exception, so one bad file does not stop the batch.
 
+        With ``normalize="speaker"`` the readable files are normalized together as one speaker
+        (module docstring): give one speaker's files in one call. Their log-mel features are
+        then all held in memory at once, ``N C n_mels n_frames`` float32.
+
         Parameters
         ----------
         paths : sequence of str or path, (N,)
@@ -392,19 +511,25 @@ class Predictor:
         """
         paths = [os.fspath(p) for p in paths]
         results: list[Prediction | None] = [None] * len(paths)
+        pending = []                    # (positions, seconds, log-mel) not scored yet
         for start in range(0, len(paths), self.batch_size):
             chunk = paths[start:start + self.batch_size]
             waves, kept, failed, seconds = feat.load_waves(chunk, self.feature_config)
-            probs = self.predict_proba(self.features(waves))
-            for i, p, length in zip(kept, probs, seconds):  # each file decoded once
-                results[start + i] = self._result(chunk[i], p, float(length))
             bad = sorted(set(range(len(chunk))) - set(kept.tolist()))
             for i, (path, reason) in zip(bad, failed):  # load_waves keeps the input order
                 results[start + i] = Prediction(source=path, error=reason)
+            pending.append((start + kept, seconds,       # each file decoded once
+                            feat.waves_to_features(waves, self.feature_config)))
+            if self.normalize != "speaker":             # else: all files together, below
+                self._score_pending(pending, paths, results)
+        self._score_pending(pending, paths, results)
         return results
 
     def predict_waves(self, waves, sr: int) -> list[Prediction]:
         """Predictions for in-memory mono clips at sample rate ``sr``.
+
+        With ``normalize="speaker"`` all the clips are normalized together as one speaker
+        (module docstring).
 
         Parameters
         ----------
@@ -426,14 +551,31 @@ class Predictor:
         if isinstance(waves, np.ndarray) and waves.ndim == 1:
             waves = [waves]
         clips = list(waves)
-        results = []
+        sources = [f"wave[{i}]" for i in range(len(clips))]
+        results: list[Prediction | None] = [None] * len(clips)
+        pending = []
         for start in range(0, len(clips), self.batch_size):
             part = clips[start:start + self.batch_size]
             prepared = np.stack([self.prepare_wave(y, sr) for y in part])
-            probs = self.predict_proba(self.features(prepared))
-            results += [self._result(f"wave[{start + i}]", p, len(y) / sr)
-                        for i, (y, p) in enumerate(zip(part, probs))]
+            pending.append((np.arange(start, start + len(part)),
+                            np.array([len(y) / sr for y in part]),
+                            feat.waves_to_features(prepared, self.feature_config)))
+            if self.normalize != "speaker":
+                self._score_pending(pending, sources, results)
+        self._score_pending(pending, sources, results)
         return results
+
+    def _score_pending(self, pending: list, sources: list, results: list) -> None:
+        """Score the batches ``(positions, seconds, log-mel)`` of ``pending`` together (one
+        ``predict_logmel`` call), write their ``Prediction``s into ``results``, empty it."""
+        if pending:
+            where = np.concatenate([b[0] for b in pending])
+            seconds = np.concatenate([b[1] for b in pending])
+            X = np.concatenate([b[2] for b in pending])                 # (N, C, F, T) dB
+            pending.clear()
+            if len(X):
+                for i, p, length in zip(where, self.predict_logmel(X), seconds):
+                    results[i] = self._result(sources[i], p, float(length))
 
     # ------------------------------------------------------------------------ streaming
     def stream(self, source, window: float | None = None, hop: float = 0.5,
@@ -444,7 +586,8 @@ class Predictor:
         last one zero-padded). They are scored in batches of ``batch_size`` as soon as their
         samples have arrived, so chunked live input gets each window when its last chunk
         arrives. Arguments are checked and a file is loaded when ``stream`` is called; the
-        windows are computed as the returned generator is iterated.
+        windows are computed as the returned generator is iterated. A model normalized per
+        utterance normalizes each window on its own; one normalized per speaker is refused.
 
         Parameters
         ----------
@@ -468,9 +611,17 @@ class Predictor:
         Raises
         ------
         ValueError
-            For a window longer than the training clip, a hop outside ``(0, window]``, a bad
-            ``sr``; ``dsp.AudioLoadError`` (a ValueError) for an unreadable file.
+            For a model normalized per speaker (``normalize="speaker"``: one window is not a
+            speaker's clips), a window longer than the training clip, a hop outside
+            ``(0, window]``, a bad ``sr``; ``dsp.AudioLoadError`` (a ValueError) for an
+            unreadable file.
         """
+        if self.normalize == "speaker":
+            raise ValueError(
+                f"{self.source or 'this model'} normalizes features per speaker "
+                f"(meta['normalize']='speaker'), which needs a speaker's clips together; "
+                f"stream scores one window at a time, so it cannot. Use predict with one "
+                f"speaker's files, or a model trained with normalize 'global' or 'utterance'")
         cfg = self.feature_config
         window = cfg.duration if window is None else float(window)
         hop = float(hop)
@@ -535,7 +686,7 @@ class Predictor:
             part = spans[i:i + self.batch_size]
             waves = np.stack([self.prepare_wave(buf[a - buf_start:b - buf_start], sr)
                               for a, b in part])
-            probs = self.predict_proba(self.features(waves))
+            probs = self.predict_logmel(feat.waves_to_features(waves, self.feature_config))
             stats.compute_seconds += time.perf_counter() - t0
             stats.windows += len(part)
             for (a, b), p in zip(part, probs):
@@ -561,7 +712,9 @@ class Predictor:
         """``explain`` for an in-memory mono clip at rate ``sr``.
 
         The clip goes through ``prepare_wave`` (padded or trimmed to the training clip), then
-        one forward pass; the weights are the model's ``attention_weights()`` of that pass.
+        one forward pass; the weights are the model's ``attention_weights()`` of that pass. A
+        model normalized per speaker sees the clip as its speaker's only one (its own
+        statistics), as ``predict_files`` of that one file would.
 
         Parameters
         ----------
@@ -592,7 +745,7 @@ class Predictor:
         cfg = self.feature_config
         wave = self.prepare_wave(y, sr)[None]                            # (1, n_samples)
         raw = feat.waves_to_features(wave, cfg)                          # (1, C, F, T) dB
-        probs = self.predict_proba(self.standardizer.transform(raw))     # (1, K)
+        probs = self.predict_proba(self.normalize_features(raw))         # (1, K)
         weights = np.asarray(weights_of())[0]                            # (T_steps,)
         mel = raw[0, 0]                                                  # (n_mels, n_frames)
         n_frames, n_steps = mel.shape[-1], len(weights)
@@ -604,8 +757,222 @@ class Predictor:
                            step_end_s=(steps + 1) * per_step * hop_s, mel=mel, hop_seconds=hop_s)
 
 
+# =================================================================================== ensemble
+class EnsemblePredictor(Predictor):
+    """Several predictors of one task whose class probabilities are averaged (fold ensemble).
+
+    For an input with log-mel ``x`` and M members::
+
+        p_k(x) = (1/M) sum_{m=1..M} softmax(z^(m)(x_hat^(m)))_k
+
+    where ``x_hat^(m)`` is ``x`` normalized by member m (``Predictor.normalize_features``, its
+    own training statistics for ``"global"``) and ``z^(m)`` its logits: the mean of the M
+    softmax outputs, not the softmax of the mean logits. The features are computed once and
+    shared; everything else a ``Predictor`` does (files, waves, ``stream``) works the same,
+    except ``explain`` (the attention of which model?), ``features`` and ``predict_proba``
+    (no single normalization), which raise ``ValueError``.
+
+    Parameters
+    ----------
+    members : sequence of Predictor, M >= 1
+        Agreeing on ``class_names``, ``feature_config`` and ``normalize``; scored with the
+        first member's ``batch_size``.
+
+    Attributes
+    ----------
+    members : list of Predictor, (M,)
+    class_names, feature_config, normalize, batch_size
+        The members' (common) values.
+    n_models : int
+        M.
+    source : str or None
+        The folder ``load`` read.
+    model, standardizer : None
+        Each member has its own.
+
+    Raises
+    ------
+    ValueError
+        No member, a member that is itself an ensemble, or a member that differs from the
+        first in class names, feature configuration or normalization (naming that member by
+        its ``source``, and what differs).
+    """
+
+    def __init__(self, members):
+        members = list(members)
+        if not members:
+            raise ValueError("an ensemble needs at least one member predictor, got 0")
+        first = members[0]
+        for i, member in enumerate(members):
+            if isinstance(member, EnsemblePredictor):
+                raise ValueError(f"member {i} ({member.source}) is itself an ensemble; pass "
+                                 f"its members instead, so that every model weighs the same")
+            differ = _disagreement(first, member)
+            if differ:
+                raise ValueError(f"{_name(member, i)} differs from {_name(first, 0)} in "
+                                 f"{differ}: an ensemble averages the probabilities of models "
+                                 f"of the same classes, features and normalization")
+        self.members = members
+        self.class_names = first.class_names
+        self.feature_config = first.feature_config
+        self.normalize = first.normalize
+        self.batch_size = first.batch_size
+        self.model = self.standardizer = None
+        self.source = None
+
+    @property
+    def n_models(self) -> int:
+        """M, the number of models averaged."""
+        return len(self.members)
+
+    @property
+    def checkpoints(self) -> tuple:
+        """The members' ``source`` paths, in order (one ``best.ckpt`` per fold)."""
+        return tuple(m.source for m in self.members)
+
+    @classmethod
+    def load(cls, path, batch_size: int = 16) -> "EnsemblePredictor":
+        """The ensemble of the folds of a cross-validation folder (``fold_checkpoints``).
+
+        Parameters
+        ----------
+        path : str or path
+            A folder without ``best.ckpt`` holding run folders ``fold1 .. foldK``, directly or
+            in its only sweep folder (``OUT/lr0.001/fold1``).
+        batch_size : int > 0
+
+        Returns
+        -------
+        EnsemblePredictor
+            K members in fold order, each with ``source`` its ``best.ckpt``; ``source`` is
+            ``path``.
+
+        Raises
+        ------
+        CheckpointError
+            ``path`` holds no fold folders, or several sweep folders with folds (listing them),
+            or a fold folder without ``best.ckpt``; a fold's checkpoint that ``Predictor.load``
+            refuses; folds that disagree (a ``ValueError`` naming the first fold that differs
+            from fold 1, converted).
+        """
+        name = os.fspath(path)
+        files = fold_checkpoints(path)
+        if files is None:
+            raise CheckpointError(f"{name} is not a cross-validation folder: it holds no "
+                                  f"fold1 .. foldK run folders (nor one folder that does)")
+        members = [Predictor.load(f, batch_size=batch_size) for f in files]
+        try:
+            ensemble = cls(members)
+        except ValueError as err:
+            raise CheckpointError(f"ensemble {name}: {err}") from err
+        ensemble.source = name
+        return ensemble
+
+    def predict_logmel(self, X: np.ndarray) -> np.ndarray:
+        """The mean of the members' probabilities (class docstring): (N, C, F, T) -> (N, K)."""
+        total = np.zeros((len(X), len(self.class_names)), np.float64)
+        for member in self.members:
+            total += member.predict_logmel(X)                # each normalizes X its own way
+        return (total / len(self.members)).astype(np.float32)
+
+    def _refuse(self, what: str):
+        raise ValueError(f"{what} needs one model, and {self.source or 'this ensemble'} "
+                         f"averages {self.n_models}; use one of its folds, e.g. "
+                         f"{self.members[0].source}")
+
+    def features(self, waves: np.ndarray) -> np.ndarray:
+        """Refused: each member normalizes the log-mel its own way (use ``predict_logmel``)."""
+        self._refuse("features (normalized as one model's training did)")
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Refused: normalized features belong to one member (use ``predict_logmel``)."""
+        self._refuse("predict_proba (of features normalized for one model)")
+
+    def explain(self, path) -> Explanation:
+        """Refused before the file is read: attention weights belong to one model."""
+        self._refuse("explain")
+
+    def explain_wave(self, y: np.ndarray, sr: int) -> Explanation:
+        """Refused: attention weights belong to one model."""
+        self._refuse("explain")
+
+
+def fold_checkpoints(path) -> list[Path] | None:
+    """The ``best.ckpt`` of each fold of a cross-validation folder; None for anything else.
+
+    A cross-validation folder is a folder without a ``best.ckpt`` of its own that holds fold
+    folders ``fold1 .. foldK`` (any ``fold<number>``), or holds exactly one folder that does
+    (a learning-rate sweep writes ``OUT/lr0.001/fold1 ..``).
+
+    Parameters
+    ----------
+    path : str or path
+
+    Returns
+    -------
+    list of Path, (K,), or None
+        ``<fold folder>/best.ckpt`` ordered by fold number; None for a file, a run folder (it
+        has ``best.ckpt``), or a folder with no fold folders at either depth.
+
+    Raises
+    ------
+    CheckpointError
+        Several sub-folders hold fold folders (listing them: name the one meant); a fold
+        folder without ``best.ckpt`` (an unfinished cross-validation; naming them).
+    """
+    root = Path(path)
+    if not root.is_dir() or (root / "best.ckpt").exists():
+        return None
+    folds = _fold_folders(root)
+    if not folds:
+        sweeps = [d for d in sorted(root.iterdir()) if d.is_dir() and _fold_folders(d)]
+        if not sweeps:
+            return None
+        if len(sweeps) > 1:
+            raise CheckpointError(
+                f"{root} has no best.ckpt and {len(sweeps)} folders of folds: "
+                f"{', '.join(d.name for d in sweeps)}; name the one to load, e.g. {sweeps[0]}")
+        root, folds = sweeps[0], _fold_folders(sweeps[0])
+    missing = [d.name for d in folds if not (d / "best.ckpt").is_file()]
+    if missing:
+        raise CheckpointError(f"{root}: fold folder(s) {', '.join(missing)} hold no best.ckpt "
+                              f"(an unfinished cross-validation?); the ensemble needs every "
+                              f"fold, or load single folds by their folder")
+    return [d / "best.ckpt" for d in folds]
+
+
+def _fold_folders(root: Path) -> list[Path]:
+    """Sub-folders of ``root`` named ``fold<number>``, by number."""
+    found = []
+    for d in root.iterdir():
+        match = FOLD_NAME.fullmatch(d.name)
+        if match and d.is_dir():
+            found.append((int(match.group(1)), d))
+    return [d for _, d in sorted(found)]
+
+
+def _name(predictor: Predictor, i: int) -> str:
+    """How an error names a member: its source path, else its position."""
+    return predictor.source or f"member {i}"
+
+
+def _disagreement(a: Predictor, b: Predictor) -> str:
+    """What ``b`` has that ``a`` has not, among the things an ensemble's members share; ''."""
+    if a.class_names != b.class_names:
+        return f"class_names: {list(b.class_names)} vs {list(a.class_names)}"
+    if a.normalize != b.normalize:
+        return f"normalize: {b.normalize!r} vs {a.normalize!r}"
+    fa, fb = a.feature_config.to_dict(), b.feature_config.to_dict()
+    differ = [f"{k}={fb.get(k)!r} vs {fa.get(k)!r}" for k in sorted(set(fa) | set(fb))
+              if fa.get(k) != fb.get(k)]
+    if differ:
+        return f"feature_config: {', '.join(differ)}"
+    return ""
+
+
 # ============================================================================ compatibility
-def check_compatible(model, class_names, config: FeatureConfig, standardizer: Standardizer):
+def check_compatible(model, class_names, config: FeatureConfig,
+                     standardizer: Standardizer | None):
     """Raise ``ValueError`` saying what differs if the parts of a predictor do not fit.
 
     Checks: at least two distinct class names; statistics that broadcast to the feature shape
@@ -622,8 +989,10 @@ def check_compatible(model, class_names, config: FeatureConfig, standardizer: St
         Distinct names of the outputs.
     config : FeatureConfig
         Gives the feature shape ``(C, n_mels, n_frames) = config.shape``.
-    standardizer : Standardizer
+    standardizer : Standardizer or None
         Fitted: ``mean_`` and ``std_`` broadcast to ``(1, C, n_mels, n_frames)`` unchanged.
+        None for a normalization without training statistics (``"utterance"``,
+        ``"speaker"``): nothing to check.
 
     Returns
     -------
@@ -640,7 +1009,7 @@ def check_compatible(model, class_names, config: FeatureConfig, standardizer: St
     if len(class_names) < 2 or len(set(class_names)) != len(class_names):
         raise ValueError(f"class_names={list(class_names)} must be >= 2 distinct names")
     shape = (1, *config.shape)
-    for name in ("mean_", "std_"):
+    for name in ("mean_", "std_") if standardizer is not None else ():
         stat = getattr(standardizer, name)
         if stat is None:
             raise ValueError("the standardizer is not fitted (no mean / std)")
@@ -722,6 +1091,16 @@ def _feature_config(d) -> FeatureConfig:
         return FeatureConfig.from_dict(d)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"meta['feature_config'] is invalid: {err}") from err
+
+
+def _normalize_mode(meta: dict) -> str:
+    """``meta['normalize']``, ``"global"`` when absent; an unknown value is refused."""
+    mode = meta.get("normalize", DEFAULT_NORMALIZE)
+    if not isinstance(mode, str) or mode not in feat.NORMALIZATIONS:
+        raise CheckpointError(f"meta['normalize']={mode!r} is not a feature normalization this "
+                              f"version knows ({', '.join(feat.NORMALIZATIONS)}): it was "
+                              f"written by another version of minitorch-ser")
+    return mode
 
 
 def _standardizer(state) -> Standardizer:
