@@ -1,4 +1,4 @@
-"""Data augmentation: additive noise, gain, pitch shifting and SpecAugment masks.
+"""Data augmentation: additive noise, gain, pitch shifting, speed perturbation and SpecAugment masks.
 
 Every random function takes an explicit ``rng`` (a ``numpy.random.Generator``) so results are
 reproducible, and works on a batch ``(..., n_samples)`` (or ``(..., n_mels, n_frames)`` for
@@ -7,6 +7,8 @@ reproducible, and works on a batch ``(..., n_samples)`` (or ``(..., n_mels, n_fr
 Pitch shifting is librosa's two-step recipe, hand-written here: a phase-vocoder time stretch
 by ``rate = 2^(-n_steps / 12)`` (duration ``n / rate``, pitch unchanged), then resampling by
 ``rate`` (duration back to ``n``, every frequency multiplied by ``2^(n_steps / 12)``).
+Speed perturbation is the second step alone: resampling changes duration and pitch together,
+like a tape played faster or slower (Kaldi's speed perturbation).
 """
 from __future__ import annotations
 
@@ -18,7 +20,8 @@ from ._checks import check_audio, check_finite_number, check_int, check_positive
 from .io import _resample_poly, fix_length
 from .stft import istft, resolve_stft_params, stft
 
-__all__ = ["awgn", "peak_noise", "gain", "phase_vocoder", "time_stretch", "pitch_shift", "spec_augment"]
+__all__ = ["awgn", "peak_noise", "gain", "phase_vocoder", "time_stretch", "pitch_shift", "speed_perturb",
+           "spec_augment"]
 
 
 def awgn(y, snr_db, rng):
@@ -277,6 +280,57 @@ def pitch_shift(y, sr, n_steps, bins_per_octave=12, n_fft=2048, hop_length=None,
     ratio = Fraction(rate).limit_denominator(1000)
     shifted = _resample_poly(stretched, ratio.numerator, ratio.denominator)
     return np.ascontiguousarray(fix_length(shifted, y.shape[-1]))
+
+
+def speed_perturb(y, rate):
+    """Play the signal ``rate`` times faster: tempo and pitch change together (Ko et al., 2015).
+
+    The clip is resampled by the factor ``1 / rate`` and read at its original sampling rate:
+    from ``n`` to ``n_out = round(n / rate)`` samples, so it lasts ``1 / rate`` times as long
+    and a sinusoid of frequency ``f`` becomes one of frequency ``rate * f``::
+
+        y_out[m] = y(m * rate / sr)      (band-limited interpolation, m = 0 .. n_out - 1)
+
+    ``rate`` is approximated by the nearest fraction ``p / q`` with ``q <= 1000``
+    (``fractions.Fraction(rate).limit_denominator(1000)``; exact for rates such as 0.9, 1.1 or
+    0.95) and the polyphase filter of :func:`dsp.resample` upsamples by ``q`` and
+    downsamples by ``p``; its low-pass removes what would alias when speeding up. The output
+    is then trimmed or zero-padded to ``round(n / rate)`` samples.
+
+    Source: T. Ko, V. Peddinti, D. Povey and S. Khudanpur, "Audio augmentation for speech
+    recognition", Interspeech 2015 (rates 0.9, 1.0 and 1.1; Kaldi's ``sox speed``).
+
+    Parameters
+    ----------
+    y : ndarray, shape (..., n_samples), float
+        Audio; leading dimensions are a batch, resampled in one call.
+    rate : float > 0
+        Speed factor: 1.1 is 10 % faster (shorter, higher), 0.9 10 % slower (longer, lower).
+
+    Returns
+    -------
+    y_fast : ndarray, shape (..., max(1, round(n_samples / rate))), float dtype of ``y``
+        A copy of ``y`` when ``rate == 1``.
+
+    Raises
+    ------
+    ValueError
+        ``y`` not float, empty or non-finite; ``rate`` not a finite number > 0.
+
+    Notes
+    -----
+    This is a resampling, not a phase vocoder: unlike :func:`time_stretch` it shifts the
+    pitch, and unlike :func:`pitch_shift` it changes the length.
+    """
+    y = check_audio(y)
+    rate = check_positive_number("rate", rate)
+    if rate == 1.0:
+        return y.copy()
+    n_out = max(1, int(round(y.shape[-1] / rate)))
+    ratio = Fraction(rate).limit_denominator(1000)   # rate ~ p / q
+    # n samples -> n * q / p samples: up by q = ratio.denominator, down by p = ratio.numerator.
+    y_fast = _resample_poly(y, ratio.denominator, ratio.numerator)   # (..., ceil(n q / p))
+    return np.ascontiguousarray(fix_length(y_fast, n_out))
 
 
 def spec_augment(S, rng, n_freq_masks=2, F=8, n_time_masks=2, T=8, mask_value=0.0):

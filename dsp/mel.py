@@ -7,6 +7,11 @@ Two mel scales are provided, as in librosa:
   so 1 kHz is mel 15 and each further factor 6.4 in frequency adds 27 mels.
 * HTK's (``htk=True``): ``m = 2595 * log10(1 + f / 700)``.
 
+Vocal tract length perturbation (VTLP, Jaitly & Hinton 2013) is an option of the filterbank:
+``vtlp_alpha`` warps the bin frequencies with the piecewise-linear :func:`vtlp_warp` before the
+triangles are evaluated, which stretches or squeezes the spectral envelope like a longer or
+shorter vocal tract would.
+
 ``melspectrogram`` on a batch of clips is one framed FFT per block of clips (see
 :mod:`dsp.stft`) followed by a matrix product with the filterbank, restricted to the band where
 the filters are non-zero (``_band_groups``).
@@ -17,11 +22,11 @@ import warnings
 
 import numpy as np
 
-from ._checks import check_audio, check_int, check_positive_number, float_dtype
+from ._checks import check_audio, check_finite, check_int, check_positive_number, float_dtype
 from .stft import _PAD_MODES, _for_each_block, fft_frequencies, resolve_stft_params, stft_n_frames
 from .util import _valid_norm, normalize
 
-__all__ = ["hz_to_mel", "mel_to_hz", "mel_frequencies", "mel_filterbank", "melspectrogram"]
+__all__ = ["hz_to_mel", "mel_to_hz", "mel_frequencies", "vtlp_warp", "mel_filterbank", "melspectrogram"]
 
 # Slaney scale constants.
 _F_SP = 200.0 / 3           # Hz per mel in the linear region
@@ -117,7 +122,72 @@ def mel_frequencies(n_mels=128, fmin=0.0, fmax=11025.0, htk=False):
     return mel_to_hz(mels, htk=htk)
 
 
-def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney", dtype=np.float32):
+def vtlp_warp(freqs, alpha, sr, fhi=4800.0):
+    """Vocal tract length perturbation: the piecewise-linear frequency warp of Jaitly & Hinton.
+
+    With the Nyquist frequency ``S = sr / 2``, ``F_hi = fhi`` and the breakpoint
+    ``f_0 = F_hi * min(alpha, 1) / alpha``::
+
+        warp(f) = alpha * f                                               f <= f_0
+        warp(f) = S - (S - F_hi * min(alpha, 1)) / (S - f_0) * (S - f)    f >  f_0
+
+    The first line scales the spectrum by ``alpha``; the second joins ``(f_0, alpha * f_0)``
+    to ``(S, S)`` so that the warp is continuous, maps 0 to 0 and ``S`` to ``S``, and is
+    increasing (both slopes are > 0 because ``0 < F_hi < S``). ``alpha > 1`` moves every
+    frequency up (``warp(f) >= f``), ``alpha < 1`` down, ``alpha = 1`` is the identity.
+    The second line is evaluated as ``f + (1 - r) * (S - f)`` with
+    ``r = (S - F_hi * min(alpha, 1)) / (S - f_0)``, the same function written so that
+    ``alpha = 1`` (``r = 1``) returns ``freqs`` bit for bit.
+
+    Source: N. Jaitly and G. E. Hinton, "Vocal Tract Length Perturbation (VTLP) improves speech
+    recognition", ICML Workshop on Deep Learning for Audio, Speech and Language, 2013 (it
+    draws ``alpha`` from ``U[0.9, 1.1]`` and uses ``F_hi = 4800`` Hz, on 16 kHz TIMIT).
+
+    Parameters
+    ----------
+    freqs : float or array_like, any shape, Hz
+        Frequencies to warp, normally in ``[0, S]``; values outside follow the same two lines
+        (so a bin frequency that rounds a hair past ``S`` stays put).
+    alpha : float > 0
+        Warp factor (typically in ``[0.9, 1.1]``).
+    sr : float > 0
+        Sampling rate (Hz).
+    fhi : float, 0 < fhi < sr / 2
+        Boundary frequency ``F_hi`` (Hz) of the band that is scaled by ``alpha``.
+
+    Returns
+    -------
+    warped : float or ndarray, float64, same shape as ``freqs``, Hz
+
+    Raises
+    ------
+    ValueError
+        ``alpha`` or ``sr`` not a finite number > 0; ``fhi`` not a finite number in
+        ``(0, sr / 2)``; ``freqs`` not finite.
+    """
+    alpha = check_positive_number("alpha", alpha)
+    sr = check_positive_number("sr", sr)
+    fhi = _check_vtlp_fhi("fhi", fhi, sr)
+    f = np.asarray(freqs, dtype=np.float64)
+    check_finite(f, "freqs")
+    nyquist = sr / 2.0
+    f_hi_scaled = fhi * min(alpha, 1.0)       # F_hi * min(alpha, 1): where the breakpoint lands
+    breakpoint = f_hi_scaled / alpha          # f_0
+    ratio = (nyquist - f_hi_scaled) / (nyquist - breakpoint)   # slope r of the upper line
+    upper = f + (1.0 - ratio) * (nyquist - f)                  # = S - r (S - f)
+    return np.where(f <= breakpoint, alpha * f, upper)[()]
+
+
+def _check_vtlp_fhi(name, fhi, sr):
+    """Return ``fhi`` as a float, or raise unless it is a finite number in ``(0, sr / 2)``."""
+    fhi = check_positive_number(name, fhi)
+    if fhi >= sr / 2.0:
+        raise ValueError(f"{name}={fhi} must be < sr/2={sr / 2.0} (a finite number in (0, sr/2))")
+    return fhi
+
+
+def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="slaney", dtype=np.float32,
+                   vtlp_alpha=None, vtlp_fhi=4800.0):
     """Triangular mel filterbank mapping ``1 + n_fft // 2`` STFT bins to ``n_mels`` bands.
 
     The ``n_mels + 2`` edge frequencies ``f_0 < f_1 < ... < f_{n_mels+1}`` are uniform on the
@@ -132,6 +202,13 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     ``norm=None`` the peaks are 1; any other value is a norm of :func:`dsp.normalize`
     applied to each row (``np.inf``: unit peak, ``p > 0``: unit L^p norm, ...).
     This is ``librosa.filters.mel``, with the same defaults.
+
+    With ``vtlp_alpha`` (vocal tract length perturbation, Jaitly & Hinton 2013) the triangles
+    are evaluated at the warped bin frequencies ``g_k = vtlp_warp(f_k, vtlp_alpha, sr,
+    vtlp_fhi)`` instead of ``f_k`` (see :func:`vtlp_warp`); the edges ``f_i`` and the Slaney
+    scaling stay as above. Band ``i`` then peaks at the bin where ``g_k = f_{i+1}``: lower bins
+    for ``vtlp_alpha > 1``, higher ones for ``vtlp_alpha < 1``. ``vtlp_alpha=None`` (the
+    default) and ``vtlp_alpha=1`` give the unwarped filterbank, bit for bit.
 
     Parameters
     ----------
@@ -151,6 +228,12 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
         Row scaling, see above (librosa: ``util.normalize(W, norm=norm, axis=-1)``).
     dtype : float dtype
         Type of the returned weights (computed in float64).
+    vtlp_alpha : float > 0 or None
+        VTLP warp factor (the paper draws it from ``U[0.9, 1.1]``); None: no warp.
+    vtlp_fhi : float, 0 < vtlp_fhi < sr / 2
+        VTLP boundary frequency ``F_hi`` (Hz); only checked and used when ``vtlp_alpha`` is
+        given (the default 4800 Hz is the paper's, for 16 kHz audio; pass a lower one below
+        ``sr = 9600``).
 
     Returns
     -------
@@ -161,7 +244,8 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
     ------
     ValueError
         ``sr <= 0``, ``n_fft < 1``, ``n_mels < 1``, ``fmin < 0``, ``fmin >= fmax``,
-        ``fmax > sr / 2`` or an unknown ``norm``.
+        ``fmax > sr / 2`` or an unknown ``norm``; ``vtlp_alpha`` not a finite number > 0;
+        ``vtlp_fhi`` not in ``(0, sr / 2)``.
 
     Warns
     -----
@@ -187,8 +271,14 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
         raise ValueError(f"fmin={fmin} must be < fmax={fmax}")
     if not (norm == "slaney" if isinstance(norm, str) else _valid_norm(norm)):
         raise ValueError(f"norm={norm!r} must be 'slaney', None, np.inf, -np.inf, 0 or a number > 0")
+    if vtlp_alpha is not None:
+        vtlp_alpha = check_positive_number("vtlp_alpha", vtlp_alpha)
+        vtlp_fhi = _check_vtlp_fhi("vtlp_fhi", vtlp_fhi, sr)
 
     fftfreqs = fft_frequencies(sr=sr, n_fft=n_fft)                     # (n_freq,)
+    if vtlp_alpha is not None:
+        # VTLP: evaluate the triangles at the warped bin frequencies g_k = warp(f_k).
+        fftfreqs = vtlp_warp(fftfreqs, vtlp_alpha, sr, fhi=vtlp_fhi)    # (n_freq,)
     # Edges of the triangles, uniform on the mel scale.
     mel_f = mel_frequencies(n_mels + 2, fmin=fmin, fmax=fmax, htk=htk)  # (n_mels + 2,)
     fdiff = np.diff(mel_f)                                              # (n_mels + 1,)
@@ -216,13 +306,14 @@ def mel_filterbank(sr, n_fft, n_mels=128, fmin=0.0, fmax=None, htk=False, norm="
 
 def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_length=None, window="hann",
                    center=True, pad_mode="constant", power=2.0, n_mels=128, fmin=0.0, fmax=None,
-                   htk=False, norm="slaney"):
+                   htk=False, norm="slaney", vtlp_alpha=None, vtlp_fhi=4800.0):
     """Mel-scaled spectrogram: the filterbank applied to a magnitude spectrogram.
 
         M[..., i, t] = sum_k W[i, k] * |D[..., k, t]|^power
 
     with ``D = stft(y, n_fft, hop_length, win_length, window, center, pad_mode)`` and
-    ``W = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk, norm)``. Give either ``y`` or a
+    ``W = mel_filterbank(sr, n_fft, n_mels, fmin, fmax, htk, norm, vtlp_alpha=vtlp_alpha,
+    vtlp_fhi=vtlp_fhi)`` (``vtlp_alpha``: vocal tract length perturbation, see :func:`vtlp_warp`). Give either ``y`` or a
     precomputed spectrogram ``S = |D|^power`` (then ``n_fft = 2 * (S.shape[-2] - 1)``).
 
     For ``y`` the work is: frame, window and real-FFT a block of clips at once, square the
@@ -239,8 +330,8 @@ def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_len
         As in :func:`dsp.stft` (note ``hop_length`` defaults to 512 here, as in librosa).
     power : float > 0
         Exponent of the magnitude: 2 for power (default), 1 for magnitude.
-    n_mels, fmin, fmax, htk, norm
-        As in :func:`mel_filterbank`.
+    n_mels, fmin, fmax, htk, norm, vtlp_alpha, vtlp_fhi
+        As in :func:`mel_filterbank` (``vtlp_alpha=None``: no warp).
 
     Returns
     -------
@@ -263,7 +354,7 @@ def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_len
             raise ValueError(f"S must have shape (..., 1 + n_fft // 2, n_frames); got {S.shape}")
         n_fft = 2 * (S.shape[-2] - 1)
         W = mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm,
-                           dtype=float_dtype(S.dtype))
+                           dtype=float_dtype(S.dtype), vtlp_alpha=vtlp_alpha, vtlp_fhi=vtlp_fhi)
         return np.matmul(W, S)  # (n_mels, n_freq) @ (..., n_freq, n_frames)
 
     y = check_audio(y)
@@ -274,7 +365,8 @@ def melspectrogram(y=None, sr=22050, S=None, n_fft=2048, hop_length=512, win_len
     if not center and n < n_fft:
         raise ValueError(f"n_fft={n_fft} must be <= the signal length {n} when center=False")
     real = float_dtype(y.dtype)
-    W = mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=real)
+    W = mel_filterbank(sr, n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, htk=htk, norm=norm, dtype=real,
+                       vtlp_alpha=vtlp_alpha, vtlp_fhi=vtlp_fhi)
     groups = _band_groups(W)
 
     lead = y.shape[:-1]
