@@ -215,3 +215,12 @@ def test_recipe_options_parse_and_reach_the_run(script, data, tmp_path):
     from minitorch_ser.app.inference import Predictor
     ensemble = Predictor.load(out)
     assert ensemble.n_models == 2
+
+    # the study table reads the same run back
+    spec = importlib.util.spec_from_file_location("study_table", SCRIPT.parent / "study_table.py")
+    table = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(table)
+    row = table.run_row(out)
+    assert row["n_folds"] == 2 and abs(row["ua_mean"] - folds["ua_mean"]) < 1e-12
+    assert row["recipe"] == config["recipe"] and len(row["best_epochs"]) == 2
+    assert "| folds |" in table.markdown([row])
