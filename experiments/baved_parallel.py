@@ -48,7 +48,7 @@ import pandas as pd
 from minitorch_ser.app import metrics as M
 from minitorch_ser.app import runs
 from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
-                                      apply_demo_defaults, build_parser, from_namespace,
+                                      apply_defaults, apply_recipe, build_parser, from_namespace,
                                       model_options, recipe_line, to_dict)
 from minitorch_ser.app.experiment import prepare, test_and_report, write_split
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverged, TrainingRun,
@@ -105,6 +105,9 @@ def parse(argv=None) -> tuple[ExperimentConfig, list]:
         p.error(f"--folds {cfg.data.folds} must be 0 (no cross-validation) or >= 2")
     if cfg.data.folds:
         cfg.data.split = "speaker"
+    shown = apply_recipe(cfg, sys.argv[1:] if argv is None else argv)
+    if shown:   # speaker-independent: the study's recipe for the options not given
+        print("recipe for unseen speakers (--recipe paper keeps the paper's): " + ", ".join(shown))
     if cfg.data.target not in TARGETS:
         p.error(f"--target {cfg.data.target!r} must be one of {sorted(TARGETS)}")
     try:                                   # the model accepts these features and options
@@ -140,7 +143,7 @@ def resolve_data(cfg: ExperimentConfig, argv=None) -> tuple[Path, bool]:
     # generated once into the cache folder, reused by later demo runs
     root = Path(synthetic.demo_folder(cfg.data.cache_dir, "baved", synthetic.make_dataset,
                                       n_speakers=8, n_words=3, clips_per=2, seed=cfg.seed))
-    shown = apply_demo_defaults(cfg, DEMO, sys.argv[1:] if argv is None else argv)
+    shown = apply_defaults(cfg, DEMO, sys.argv[1:] if argv is None else argv)
     if shown:
         print("demo settings: " + ", ".join(shown))
     return root, True

@@ -52,7 +52,7 @@ import pandas as pd
 from minitorch_ser.app import metrics as M
 from minitorch_ser.app import runs
 from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
-                                      apply_demo_defaults, build_parser, from_namespace,
+                                      apply_defaults, apply_recipe, build_parser, from_namespace,
                                       model_options, to_dict)
 from minitorch_ser.app.experiment import prepare, test_and_report, write_split
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, batch_loss,
@@ -133,6 +133,9 @@ def parse_args(argv=None) -> ExperimentConfig:
         cfg = from_namespace(ns, defaults, known.model)
     except ValueError as err:                          # e.g. win_length > n_fft
         p.error(str(err))
+    shown = apply_recipe(cfg, sys.argv[1:] if argv is None else argv)
+    if shown:   # speaker-independent: the study's recipe for the options not given
+        print("recipe for unseen speakers (--recipe paper keeps the paper's): " + ", ".join(shown))
     try:                                   # the model accepts these features and options
         _, n_mels, n_frames = cfg.features.shape
         model = crnn.build_crnn(cfg.model.name, n_classes=6, n_mels=n_mels, n_frames=n_frames,
@@ -173,7 +176,7 @@ def load_data(cfg: ExperimentConfig, state: dict, argv=None):
         root = Path(synthetic.demo_folder(d.cache_dir, "crema_d", synthetic.make_crema_d,
                                           n_actors=6, sentences=("DFA", "IEO", "ITH", "TIE"),
                                           seed=cfg.seed))
-        shown = apply_demo_defaults(cfg, DEMO, sys.argv[1:] if argv is None else argv)
+        shown = apply_defaults(cfg, DEMO, sys.argv[1:] if argv is None else argv)
         if shown:
             print("demo settings: " + ", ".join(shown))
     name = "crema_d_demo" if demo else "crema_d"

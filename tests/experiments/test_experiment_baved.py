@@ -224,3 +224,25 @@ def test_recipe_options_parse_and_reach_the_run(script, data, tmp_path):
     assert row["n_folds"] == 2 and abs(row["ua_mean"] - folds["ua_mean"]) < 1e-12
     assert row["recipe"] == config["recipe"] and len(row["best_epochs"]) == 2
     assert "| folds |" in table.markdown([row])
+
+
+def test_speaker_independent_runs_take_the_studys_recipe(script, capsys):
+    """--split speaker and --folds apply HONEST_RECIPE to the options not given; a random
+    split keeps the paper's settings; --recipe paper and explicit options win."""
+    from minitorch_ser.app.config import HONEST_RECIPE
+    paper = script.parse_args([])
+    assert paper.data.split == "random"
+    for argv in (["--split", "speaker"], ["--folds", "5"], ["--recipe", "honest"]):
+        cfg = script.parse_args(argv)
+        for key, value in HONEST_RECIPE.items():
+            section, name = key.split(".")
+            assert getattr(getattr(cfg, section), name) == value, (argv, key)
+        assert "recipe for unseen speakers" in capsys.readouterr().out
+    for key, value in HONEST_RECIPE.items():
+        section, name = key.split(".")
+        assert getattr(getattr(paper, section), name) == getattr(
+            getattr(script.DEFAULTS, section), name)
+        assert getattr(getattr(script.parse_args(["--folds", "5", "--recipe", "paper"]),
+                               section), name) == getattr(getattr(script.DEFAULTS, section), name)
+    kept = script.parse_args(["--folds", "5", "--monitor", "val_loss"])
+    assert kept.train.monitor == "val_loss"
