@@ -1,9 +1,10 @@
-"""PyTorch twins of the library's models, for timing side by side (and, later, for export).
+"""PyTorch twins of the library's models, for timing side by side and for export.
 
 Usage::
 
     python benchmarks/torch_twins.py                  # check every twin: counts and logits
     python benchmarks/torch_twins.py --models gru lstm --batch 1
+    python benchmarks/torch_twins.py --export-check   # and each model through a .safetensors file
 
 Needs PyTorch (``pip install -e ".[bench]"``), loaded like every peer of the benchmarks through
 ``side_by_side.torch_peer``; nothing in ``minitorch_ser`` or ``tests`` imports this file. Running
@@ -32,6 +33,14 @@ paper uses, the twin has a small module with our layer's names:
 The first paper's model uses ``nn.LSTM`` (bidirectional, two biases) and
 ``nn.MultiheadAttention`` (packed ``in_proj_weight``) as they are: ours have their layouts.
 
+``check_export`` (``--export-check``, off by default: it needs safetensors, ``pip install -e
+".[export]"``, besides PyTorch) proves the way out of ``python -m minitorch_ser export``: our
+model with random weights is saved as a checkpoint, exported by ``minitorch_ser.app.export``
+(weights as ``.safetensors``, read back through the checkpoint exactly as the command does),
+and the file is loaded with ``safetensors.torch.load_file`` into a twin built without weights,
+``load_state_dict(strict=True)``; the twin's logits must be within 1e-4 of ours on the same
+random input, in eval mode. The exit status is 1 when any check fails.
+
 ``check_twin`` is the proof: it loads our weights into the twin and compares the logits of
 both in eval mode on the same random input. ``randomize_`` first gives biases, norm weights
 and BatchNorm running statistics values away from their initial 0 / 1 (Keras' initialisation
@@ -41,14 +50,20 @@ sets every bias to 0, which would hide a bias in the wrong place).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 import side_by_side as peers
+from minitorch_ser.app.checkpoint import class_path, save_checkpoint
+from minitorch_ser.app.export import export
 from minitorch_ser.autograd.tensor import Tensor, no_grad
+from minitorch_ser.data.features import FeatureConfig, Standardizer
 from minitorch_ser.models.crnn import (KERAS_BN_MOMENTUM, KERAS_EPS, KERNEL_SIZE,
                                        CNNGRUAttention, CNNLSTMAttention,
                                        CNNLSTMAttentionRegularized)
@@ -61,7 +76,7 @@ nn, F = torch.nn, torch.nn.functional
 
 __all__ = ["ParallelCNNLSTMAttentionTwin", "CNNGRUAttentionTwin", "CNNLSTMAttentionTwin",
            "CNNLSTMAttentionRegularizedTwin", "twin_of", "load_weights", "build_ours",
-           "randomize_", "check_twin", "TwinCheck", "MODEL_NAMES"]
+           "randomize_", "check_twin", "check_export", "TwinCheck", "MODEL_NAMES"]
 
 
 # ============================================================================ Keras-style layers
@@ -434,13 +449,76 @@ def check_twin(model, batch: int = 2, seed: int = 0, atol: float = 1e-4) -> Twin
                      float(np.abs(ours - theirs).max()), atol)
 
 
+def check_export(model, batch: int = 2, seed: int = 0, atol: float = 1e-4) -> TwinCheck:
+    """Export ``model`` as ``python -m minitorch_ser export`` does, load the ``.safetensors``
+    file into a twin built without weights, and compare the logits of both in eval mode.
+
+    The model is written as a checkpoint with the ``meta`` a prediction needs (class names, a
+    ``FeatureConfig`` of the model's input shape, a ``Standardizer`` fitted on noise), then
+    ``minitorch_ser.app.export.export`` reads that checkpoint back and writes the weights; all
+    of it in a temporary folder.
+
+    Parameters
+    ----------
+    model : one of our models (``TWINS``)
+        Exported as it is (see ``randomize_``); left in eval mode.
+    batch : int > 0
+        Clips in the random input, drawn from N(0, 1) with the model's input shape.
+    seed : int
+    atol : float
+        Largest absolute logit difference accepted (float32 both sides).
+
+    Returns
+    -------
+    TwinCheck
+        Both parameter counts, the tensors in the file and the largest absolute difference.
+
+    Raises
+    ------
+    ImportError
+        If safetensors is not installed (the message has the install line).
+    """
+    from safetensors.torch import load_file      # the export extra; imported only when checked
+    model.eval()
+    c = model.config
+    shape = (c.get("in_channels", 1), c["n_mels"], c["n_frames"])           # (C, F, T)
+    features = FeatureConfig(n_mels=shape[1], n_frames=shape[2], deltas=shape[0] == 3)
+    rng = np.random.default_rng(seed)
+    standardizer = Standardizer().fit(rng.standard_normal((2, *shape)).astype(np.float32))
+    n_classes = c["n_classes"]
+    meta = {"class_names": [f"class{k}" for k in range(n_classes)],
+            "feature_config": features.to_dict(), "standardizer": standardizer.state_dict()}
+    with tempfile.TemporaryDirectory(prefix="torch_twins_export.") as tmp:
+        ckpt = save_checkpoint(Path(tmp) / "best.ckpt", {
+            "model_class": class_path(model), "model_config": dict(model.config),
+            "model_state": model.state_dict(), "meta": meta})
+        done = export(ckpt, Path(tmp) / "model.safetensors")
+        twin = twin_of(model, weights=False)
+        twin.load_state_dict(load_file(done["path"]), strict=True)
+    twin.eval()
+    x = rng.standard_normal((batch, *shape)).astype(np.float32)
+    with no_grad():
+        ours = model(Tensor(x)).data
+    with torch.no_grad():
+        theirs = twin(torch.from_numpy(x)).numpy()
+    label = type(model).__name__ + (f"({c['attention']})" if "attention" in c else "")
+    return TwinCheck(label, parameter_count(model), parameter_count(twin), done["tensors"],
+                     float(np.abs(ours).max()), float(np.abs(ours - theirs).max()), atol)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Check the PyTorch twins of the models: "
                                                  "parameter counts and logits in eval mode.")
     parser.add_argument("--models", nargs="+", default=list(MODEL_NAMES), choices=MODEL_NAMES)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--export-check", action="store_true",
+                        help="also export each model (minitorch_ser.app.export) and load the "
+                             ".safetensors file into its twin (needs safetensors)")
     args = parser.parse_args(argv)
+    if args.export_check and importlib.util.find_spec("safetensors") is None:
+        print('export check: safetensors is not installed (pip install -e ".[export]" adds it)')
+        return 1
     failed = 0
     for name in args.models:
         ours = build_ours(name)
@@ -451,6 +529,10 @@ def main(argv=None) -> int:
         verdict = "as ours and the paper" if same else "DIFFER"
         print(f"{result}; names and parameter count {verdict}", flush=True)
         failed += not (result.ok and same)
+        if args.export_check:
+            exported = check_export(ours, args.batch, args.seed)
+            print(f"  export round trip: {exported}", flush=True)
+            failed += not exported.ok
     caught = wrong_constant_is_caught(args.seed)
     print(f"negative control: a twin with LayerNorm eps 1e-5 instead of 1e-3 "
           f"{'fails the tolerance, as it must' if caught else 'PASSES: the check is too loose'}")

@@ -1,5 +1,5 @@
 """Command line of a trained model: ``python -m minitorch_ser {predict, stream, explain,
-convert}``.
+convert, export}``.
 
 Usage::
 
@@ -24,6 +24,10 @@ Usage::
     python -m minitorch_ser convert runs/old_run/best.ckpt --trusted
     python -m minitorch_ser convert old.ckpt new.ckpt --trusted
     python -m minitorch_ser convert runs/old_run --trusted        # every *.ckpt of a run folder
+
+    # the model's weights for PyTorch (needs pip install -e ".[export]"): model.safetensors
+    # (the state_dict under PyTorch's names) and model.json (class names, features, statistics)
+    python -m minitorch_ser export runs/baved_random model.safetensors [--overwrite]
 
 RUN_DIR_OR_CHECKPOINT is a run folder (its ``best.ckpt`` is read) or a checkpoint file; or a
 cross-validation folder without ``best.ckpt`` holding run folders ``fold1 .. foldK`` (directly,
@@ -50,6 +54,11 @@ with a ``warning:`` line naming it; the durations reported are those of the deco
 ``convert`` exits with 0 when every file was converted or was already in the current format,
 and 2 without ``--trusted`` or for a file it cannot convert (the message says why).
 
+``export`` (``minitorch_ser.app.export``) exits with 0 once both files are written; 1 when one
+cannot be written; 2 for an unusable checkpoint, a cross-validation folder (export one fold's
+folder), an OUT not ending in ``.safetensors``, an existing OUT or sidecar without
+``--overwrite``, or safetensors not installed.
+
 ``predict`` sees each file as training saw its clips: shorter ones zero-padded, longer ones
 trimmed to the training clip length (a note on standard error names those); ``stream`` is the
 way to follow a longer recording. Its windows and the padding of the last one are described in
@@ -75,11 +84,13 @@ from dsp import AudioLoadError
 from . import plots
 from .checkpoint import CheckpointError, convert_legacy, is_pickle, load_checkpoint
 from .cli_types import positive_int
+from .export import MissingExtraError, export
 from .inference import Predictor, StreamStats, read_pcm16
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of ``python -m minitorch_ser``: sub-commands predict, stream, explain, convert."""
+    """The parser of ``python -m minitorch_ser``: sub-commands predict, stream, explain, convert,
+    export."""
     parser = argparse.ArgumentParser(
         prog="python -m minitorch_ser", description="Use a trained minitorch-ser model.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -129,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--trusted", action="store_true",
                    help="required: reading the old format unpickles the file, which runs any "
                         "code its author put in it")
+
+    x = sub.add_parser("export", help="write the model's weights as .safetensors for PyTorch, "
+                                      "with a JSON sidecar",
+                       description="Write the model's state_dict (PyTorch's names and layouts) "
+                                   "as OUT.safetensors and what it needs around it (class "
+                                   "names, feature config, normalization statistics) as "
+                                   "OUT.json. One model: not a cross-validation folder. Needs "
+                                   "safetensors: pip install -e \".[export]\".")
+    x.add_argument("checkpoint", metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="run folder or checkpoint file (one fold's folder of a cross-validation)")
+    x.add_argument("out", metavar="OUT", help="the weights file, ending in .safetensors")
+    x.add_argument("--overwrite", action="store_true",
+                   help="replace OUT and its sidecar if they exist")
     return parser
 
 
@@ -150,9 +174,9 @@ def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
     -------
     int in {0, 1, 2}
         0: everything done; 1: an input could not be read or an output could not be written;
-        2: an unusable checkpoint or fold folder, a refused ``convert``, a bad ``--sr`` /
-        ``--window`` / ``--hop``, a model without attention or an ensemble for ``explain``, a
-        per-speaker model for ``stream``, or no samples on ``stream -``.
+        2: an unusable checkpoint or fold folder, a refused ``convert`` or ``export``, a bad
+        ``--sr`` / ``--window`` / ``--hop``, a model without attention or an ensemble for
+        ``explain``, a per-speaker model for ``stream``, or no samples on ``stream -``.
 
     Raises
     ------
@@ -165,6 +189,8 @@ def main(argv=None, stdin=None, stdout=None, stderr=None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "convert":
         return _convert(args, stdout, stderr)
+    if args.command == "export":
+        return _export(args, stdout, stderr)
     try:
         predictor = Predictor.load(args.checkpoint)
     except CheckpointError as err:
@@ -419,3 +445,21 @@ def _convert(args, stdout, stderr) -> int:
 def _starts_like_pickle(path: Path) -> bool:
     with open(path, "rb") as f:
         return is_pickle(f.read(2))
+
+
+# ===================================================================================== export
+def _export(args, stdout, stderr) -> int:
+    """Write OUT.safetensors and OUT.json from one model's checkpoint."""
+    try:
+        done = export(args.checkpoint, args.out, overwrite=args.overwrite)
+    except (CheckpointError, ValueError, FileExistsError, MissingExtraError) as err:
+        print(f"error: {err}", file=stderr)
+        return 2
+    except OSError as err:
+        print(f"error: {err}", file=stderr)
+        return 1
+    print(f"wrote {done['path']}: {done['tensors']} tensors, {done['parameters']:,} parameters "
+          f"({done['model_class']}, from {done['source']})", file=stdout)
+    print(f"wrote {done['sidecar']}: model config, class names, feature config, normalization",
+          file=stdout)
+    return 0
