@@ -12,7 +12,9 @@ recordings of its speaker 53 are recordings of speaker 46. A split that puts one
 training and the other in test scores memory, not recognition. So, at metadata time:
 
 - ``annotate`` adds ``content_hash``, ``dup_group`` (the row position of the group's first
-  file; a file without copies is its own group) and, given a speaker column,
+  file; a file without copies is its own group; given ``same_recording_col``, rows known to be
+  one recording whatever their samples, such as RAVDESS's audio-only and full-AV files of one
+  ``take``, are joined to it too) and, given a speaker column,
   ``speaker_group``: speakers that share a recording are merged (union-find over the
   speaker-recording pairs) into one identity such as ``"46+53"``, which speaker splits and
   speaker K-fold use instead of the speaker id;
@@ -176,8 +178,33 @@ def _merge_speakers(speakers: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return np.array([label[s] for s in speakers.tolist()], dtype=object)
 
 
+def _join_known(groups: np.ndarray, known) -> np.ndarray:
+    """Union of the content groups with the groups of equal ``known`` values.
+
+    Union-find over rows whose root is always the smallest row of its component, so the
+    result is again the row position of each group's first row. Missing values (``None``,
+    NaN) join nothing.
+    """
+    parent = groups.copy()                                # content groups: roots are minima
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict = {}
+    for i, value in enumerate(known):
+        if pd.isna(value):
+            continue
+        a, b = root(first.setdefault(value, i)), root(i)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return np.array([root(i) for i in range(len(parent))], dtype=np.int64)
+
+
 def annotate(df: pd.DataFrame, cache_dir=None, speaker_col: str | None = None,
-             progress: bool = True) -> pd.DataFrame:
+             progress: bool = True, same_recording_col: str | None = None) -> pd.DataFrame:
     """Add the content columns to a metadata table (module docstring).
 
     Parameters
@@ -190,29 +217,42 @@ def annotate(df: pd.DataFrame, cache_dir=None, speaker_col: str | None = None,
         Column of the speaker identity; adds ``speaker_group`` when given and present.
     progress : bool
         Progress line while hashing.
+    same_recording_col : str or None
+        Column of ids known to name one recording (RAVDESS's ``take``: its audio-only ``.wav``
+        and the audio of its full-AV ``.mp4`` differ in samples but not in what was said).
+        Rows with equal ids (missing values excepted) are put in one ``dup_group`` with the
+        content groups they touch (a union). ``None``: the groups are by content alone.
 
     Returns
     -------
     pandas.DataFrame
         A copy with ``content_hash : str``, ``dup_group : int64`` (row position of the first
-        file with the same content) and, with ``speaker_col``, ``speaker_group : str``.
+        file with the same content, or joined to it through ``same_recording_col``) and, with
+        ``speaker_col``, ``speaker_group : str``. With ``same_recording_col``,
+        ``attrs["same_recording_col"]`` names it (``apply_policy``'s message says so).
 
     Raises
     ------
     ValueError
-        ``df`` has no ``path`` column, or ``speaker_col`` is not one of its columns.
+        ``df`` has no ``path`` column, or ``speaker_col`` or ``same_recording_col`` is not one
+        of its columns.
     """
     if "path" not in df.columns:
         raise ValueError(f"the metadata needs a 'path' column; it has {list(df.columns)}")
-    if speaker_col is not None and speaker_col not in df.columns:
-        raise ValueError(f"speaker_col={speaker_col!r} is not a column of the metadata "
-                         f"({list(df.columns)})")
+    for name, col in (("speaker_col", speaker_col), ("same_recording_col", same_recording_col)):
+        if col is not None and col not in df.columns:
+            raise ValueError(f"{name}={col!r} is not a column of the metadata "
+                             f"({list(df.columns)})")
     out = df.reset_index(drop=True).copy()
     hashes = content_hashes(out["path"].tolist(), cache_dir, progress)
     out["content_hash"] = hashes
     first: dict = {}
-    out["dup_group"] = np.array([first.setdefault(h, i) if h else i
-                                 for i, h in enumerate(hashes)], dtype=np.int64)
+    groups = np.array([first.setdefault(h, i) if h else i
+                       for i, h in enumerate(hashes)], dtype=np.int64)
+    if same_recording_col is not None:
+        groups = _join_known(groups, out[same_recording_col].tolist())
+        out.attrs["same_recording_col"] = same_recording_col
+    out["dup_group"] = groups
     if speaker_col is not None:
         out["speaker_group"] = _merge_speakers(out[speaker_col].astype(str).to_numpy(),
                                                out["dup_group"].to_numpy())
@@ -285,8 +325,10 @@ def apply_policy(df: pd.DataFrame, policy: str = "group", out_dir=None,
     if "label_conflict" in table.columns and table["label_conflict"].any():
         conflicts = (f"; {table.loc[table['label_conflict'], 'dup_group'].nunique()} group(s) "
                      "carry different labels")
-    what = (f"{len(table)} files are {n_groups} groups of identical recordings (same decoded "
-            f"samples){merged}{conflicts}; list: {where}")
+    known = df.attrs.get("same_recording_col")
+    same = "same decoded samples" + (f", or same {known}" if known else "")
+    what = (f"{len(table)} files are {n_groups} groups of identical recordings ({same})"
+            f"{merged}{conflicts}; list: {where}")
     if policy == "refuse":
         raise ValueError(f"{what}. Pass --duplicates group to keep each group on one side of "
                          "every split, or --duplicates drop to keep one file per group")
