@@ -50,14 +50,16 @@ from minitorch_ser.app import runs
 from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
                                       apply_defaults, apply_recipe, build_parser, from_namespace,
                                       model_options, recipe_line, to_dict)
-from minitorch_ser.app.experiment import prepare, test_and_report, write_split
+from minitorch_ser.app.experiment import (cross_corpus_data, load_corpus, prepare,
+                                          test_and_report, test_on_corpus, write_split)
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverged, TrainingRun,
                                         batch_loss, class_weight_vector, clip_gradients,
                                         evaluate, make_optimizer, make_scheduler)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.autograd.tensor import Tensor, no_grad
-from minitorch_ser.data import baved, duplicates, manifest, splits, synthetic
+from minitorch_ser.data import (baved, corpora, crosscorpus, duplicates, manifest, splits,
+                                synthetic)
 from minitorch_ser.data.augment import SpecAugment
 from minitorch_ser.data.features import FeatureConfig
 from minitorch_ser.data.loader import DataLoader
@@ -110,6 +112,18 @@ def parse(argv=None) -> tuple[ExperimentConfig, list]:
         print("recipe for unseen speakers (--recipe paper keeps the paper's): " + ", ".join(shown))
     if cfg.data.target not in TARGETS:
         p.error(f"--target {cfg.data.target!r} must be one of {sorted(TARGETS)}")
+    for option, name in (("--dataset", cfg.data.dataset), ("--test-dataset",
+                                                           cfg.data.test_dataset)):
+        if name is not None:
+            try:
+                corpora.corpus(name)
+            except ValueError as err:
+                p.error(f"{option}: {err}")
+    if cfg.data.dataset and corpora.corpus(cfg.data.dataset).name != "baved":
+        if cfg.data.target != "emotion":
+            p.error(f"--target {cfg.data.target} is BAVED's; {cfg.data.dataset} has emotions")
+        if cfg.data.demo:
+            p.error("--demo generates BAVED-like clips; it does not go with --dataset")
     try:                                   # the model accepts these features and options
         _, n_mels, n_frames = cfg.features.shape
         model = ParallelCNNLSTMAttention(n_classes=3, n_mels=n_mels, n_frames=n_frames,
@@ -150,11 +164,18 @@ def resolve_data(cfg: ExperimentConfig, argv=None) -> tuple[Path, bool]:
 
 
 def load_data(cfg: ExperimentConfig, state: dict, argv=None):
-    """Metadata, labels and class names of BAVED, a manifest or the demo; the run folder is
-    claimed (``runs.claim``) before anything is written into it.
+    """Metadata, labels and class names of BAVED, another corpus (``--dataset``), a manifest or
+    the demo; the run folder is claimed (``runs.claim``) before anything is written into it.
 
     Returns ``(df, labels, class_names, dataset, source, demo, out)``.
     """
+    name = corpora.corpus(cfg.data.dataset).name if cfg.data.dataset else "baved"
+    if name != "baved" and not cfg.data.manifest:   # another corpus, by its own file names
+        df, labels, class_names, root = load_corpus(name, cfg.data.data)
+        out = Path(cfg.out or f"runs/{name}_{cfg.data.split}")
+        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)    # held to the end
+        print(corpora.eda(name, df, out_dir=out))
+        return df, labels, class_names, name, str(root), False, out
     if cfg.data.manifest:
         data = manifest.read_for_experiment(cfg.data.manifest, cfg.data.split)
         cfg.data.target = "label"
@@ -214,6 +235,15 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
     keep_freed_memory()      # reuse freed feature maps' pages (autograd/allocator.py)
     try:
         df, labels, class_names, dataset, source, demo, out = load_data(cfg, state, argv)
+        test_df = None
+        if cfg.data.test_dataset:   # cross-corpus: both corpora onto the shared classes
+            train_corpus = "manifest" if cfg.data.manifest else dataset
+            df, labels, class_names, test_df = cross_corpus_data(
+                df, labels, class_names, train_corpus, cfg.data.test_dataset,
+                cfg.data.test_data, cfg.data.label_map)
+            print(f"cross-corpus: {len(df)} {dataset} clips for training and the in-corpus "
+                  f"test, {len(test_df)} {cfg.data.test_dataset} clips for the cross-corpus "
+                  f"test, classes {class_names} ({crosscorpus.describe(cfg.data.label_map)})")
         # recordings with the same decoded samples, found by content (cached with the features)
         df = duplicates.annotate(df.assign(_label=labels), cfg.data.cache_dir,
                                  speaker_col="speaker" if "speaker" in df.columns else None)
@@ -289,6 +319,19 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
                 "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
                 "n_val": len(val), "n_test": len(test),
                 "session_seconds": time.perf_counter() - t0})
+            if test_df is not None:     # the same model on every clip of the other corpus
+                cross = test_on_corpus(
+                    model, test_df, class_names, cfg.features,
+                    run_dir / f"cross_{cfg.data.test_dataset}", normalize=cfg.data.normalize,
+                    standardizer=standardizer, cache_dir=cfg.data.cache_dir,
+                    extra={"corpus": cfg.data.test_dataset,
+                           "label_map": crosscorpus.describe(cfg.data.label_map)})
+                metrics["cross"] = {k: cross[k] for k in ("ua", "wa", "macro_f1", "ci95", "n")}
+                metrics["cross"]["corpus"] = cfg.data.test_dataset
+                (run_dir / "metrics.json").write_text(M.to_json(metrics))  # beside in-corpus
+                print(f"cross-corpus test on {cfg.data.test_dataset} ({cross['n']} clips): UA "
+                      f"{cross['ua']:.4f}, WA {cross['wa']:.4f}, macro F1 "
+                      f"{cross['macro_f1']:.4f}")
             metrics.update(lr=lr, fold=fold_i + 1, run_dir=str(run_dir))
             results.append(metrics)
             print(f"test UA {metrics['ua']:.4f}, WA {metrics['wa']:.4f}, macro F1 "
@@ -376,6 +419,14 @@ def print_summary(results, cfg, lrs, protocol, dataset, demo, seconds, out: Path
             names = folds["pooled"]["class_names"]
             print("pooled confusion matrix (rows true, columns predicted): "
                   + "; ".join(f"{n}: {' '.join(map(str, row))}" for n, row in zip(names, pooled)))
+            crossed = [r["cross"] for r in finished if "cross" in r]
+            if crossed:
+                folds["cross"] = {f"{k}_{s}": float(f(np.array([c[k] for c in crossed])))
+                                  for k in ("ua", "wa", "macro_f1")
+                                  for s, f in (("mean", np.mean), ("std", np.std))}
+                print(f"cross-corpus test on {cfg.data.test_dataset}: UA "
+                      f"{folds['cross']['ua_mean']:.4f} +- {folds['cross']['ua_std']:.4f}, WA "
+                      f"{folds['cross']['wa_mean']:.4f} +- {folds['cross']['wa_std']:.4f}")
             summary[f"lr{lr:g}"] = folds
             where = out / (f"lr{lr:g}" if len(lrs) > 1 else "")
             where.mkdir(parents=True, exist_ok=True)

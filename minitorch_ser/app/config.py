@@ -55,6 +55,18 @@ class DataConfig:
         Feature normalization: per-bin statistics of the training rows (global), of each
         clip (utterance), or of each speaker's own clips, unlabeled, also at test time
         (speaker: transductive; ``data.features.normalize_speakers``).
+    dataset : str or None
+        A corpus by name, read by its own file naming (``data.corpora``: baved, crema-d,
+        ravdess, emodb, tess, savee); default the script's own. Its folder: --data, else the
+        corpus's environment variable.
+    test_dataset : str or None
+        Cross-corpus: also test every fold's model on every clip of this corpus (after the
+        label map), beside the in-corpus test.
+    test_data : str or None
+        The test corpus's folder (default: its environment variable).
+    label_map : str
+        Shared classes for --test-dataset: "four" (anger, happiness, sadness, neutral) or a
+        CSV with the columns corpus,label,class (``data.crosscorpus``).
     """
 
     data: str | None = None
@@ -68,6 +80,10 @@ class DataConfig:
     cache_dir: str = ".cache/features"
     normalize: str = field(default="global",
                            metadata={"choices": ("global", "utterance", "speaker")})
+    dataset: str | None = None
+    test_dataset: str | None = None
+    test_data: str | None = None
+    label_map: str = "four"
 
 
 @dataclass

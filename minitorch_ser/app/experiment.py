@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data import augment, features
+from ..data import augment, corpora, crosscorpus, features
 from ..data.features import FeatureConfig, Standardizer
 from ..data.splits import save_split
 from . import metrics as M
@@ -293,3 +293,145 @@ def write_reports(out_dir, y_true, test_eval, class_names, history, paths=None) 
     plots.confusion_matrix(cm, class_names, out_dir / "confusion_matrix.png")
     plots.training_curves(history, out_dir / "curves.png")
     return report
+
+
+def test_on_corpus(model, df: pd.DataFrame, class_names, config: FeatureConfig, out_dir, *,
+                   normalize: str = "global", standardizer=None, cache_dir=None,
+                   progress: bool = True, extra: dict | None = None) -> dict:
+    """Test a trained model on every clip of another corpus (cross-corpus evaluation).
+
+    The clips' features are computed as in training and normalized the training's way:
+    "global" with the training ``standardizer``, "utterance" per clip, "speaker" with each
+    test speaker's own clips (transductive, as in training). The reports are those of the
+    in-corpus test (``write_reports``): report.txt, confusion_matrix.csv, predictions.csv and
+    metrics.json with UA, WA, macro F1 and their 95 % bootstrap intervals, into ``out_dir``.
+
+    Parameters
+    ----------
+    model : Module
+        Trained on the shared classes ``class_names``.
+    df : pandas.DataFrame, (N rows)
+        The other corpus after the label map (``crosscorpus.shared_labels``): ``path``,
+        ``label`` (a shared class name), ``speaker``.
+    class_names : sequence of str, (K,)
+        The shared classes, in the model's output order.
+    config : FeatureConfig
+        The training's feature parameters.
+    out_dir : path
+        Folder of the reports (created).
+    normalize : {"global", "utterance", "speaker"}
+    standardizer : Standardizer or None
+        The training statistics, for ``normalize="global"``.
+    cache_dir : path or None
+        Feature cache.
+    progress : bool
+    extra : dict or None
+        More fields for metrics.json (the corpus, the map).
+
+    Returns
+    -------
+    dict
+        The metrics (``metrics.classification_metrics`` plus ``ci95``, ``test_loss``, ``n``).
+
+    Raises
+    ------
+    ValueError
+        No readable clip, or a label outside ``class_names``.
+    """
+    class_names = [str(c) for c in class_names]
+    unknown = sorted(set(df["label"]) - set(class_names))
+    if unknown:
+        raise ValueError(f"labels {unknown} of the test corpus are not among the model's "
+                         f"classes {class_names}")
+    paths = df["path"].tolist()
+    ex = features.extract(paths, config, cache_dir=cache_dir, progress=progress)
+    if len(ex.kept) == 0:
+        raise ValueError("no clip of the test corpus could be read")
+    kept = df.iloc[ex.kept].reset_index(drop=True)
+    y = np.array([class_names.index(v) for v in kept["label"]], dtype=np.int64)
+    if normalize == "global":
+        X = standardizer.transform(ex.X)
+    elif normalize == "utterance":
+        X = features.normalize_utterances(ex.X)
+    else:
+        X = features.normalize_speakers(ex.X, kept["speaker"].astype(str).to_numpy())
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = evaluate(model, X, y)
+    report = write_reports(out_dir, y, result, class_names, [], paths=kept["path"].tolist())
+    report["ci95"] = M.bootstrap_ci(y, result.predictions, n_classes=len(class_names))
+    report.update({"test_loss": result.loss, "n_unreadable": len(ex.failed), **(extra or {})})
+    (out_dir / "metrics.json").write_text(M.to_json(report))
+    return report
+
+
+def load_corpus(name: str, root=None, errors: str = "skip"):
+    """A registered corpus as the experiment scripts use it.
+
+    Parameters
+    ----------
+    name : str
+        ``data.corpora`` name.
+    root : str or None
+        Its folder (default: the corpus's environment variable).
+    errors : {"skip", "raise"}
+        Files not named by the corpus's convention: skipped with one warning, or an error.
+
+    Returns
+    -------
+    (df, labels, class_names, root) : DataFrame (N rows: path, label, speaker, ...),
+        (N,) int64 class indices, list of str, str
+
+    Raises
+    ------
+    ValueError
+        Unknown corpus, or (``errors="raise"``) badly named files.
+    FileNotFoundError
+        No folder, or no clip of the corpus in it (with the download instructions).
+    """
+    root = corpora.data_folder(name, root)
+    df, class_names = corpora.load(name, root, errors=errors)
+    index = {c: k for k, c in enumerate(class_names)}
+    labels = np.array([index[v] for v in df["label"]], dtype=np.int64)
+    return df, labels, list(class_names), root
+
+
+def cross_corpus_data(df, labels, class_names, train_corpus: str, test_corpus: str,
+                      test_root=None, label_map="four"):
+    """Both sides of a cross-corpus run mapped onto the shared classes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame, (N rows)
+        The training corpus's table; ``labels : (N,)`` its class indices into
+        ``class_names``.
+    train_corpus : str
+        Its registered name, or ``"manifest"``.
+    test_corpus : str
+        The registered corpus to test on; ``test_root`` its folder.
+    label_map : "four" or path
+        ``data.crosscorpus``.
+
+    Returns
+    -------
+    (df, labels, classes, test_df)
+        The training rows kept by the map (index 0 .. M-1, ``label`` the shared class), their
+        indices into ``classes`` (the shared classes), and the test corpus's kept rows.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As ``crosscorpus.shared_labels`` and ``load_corpus``; a shared class the training
+        corpus has no clip of.
+    """
+    named = df.assign(label=[class_names[int(k)] for k in labels])
+    kept, classes = crosscorpus.shared_labels(named, train_corpus, label_map)
+    test_df, _, _, _ = load_corpus(test_corpus, test_root)
+    test_kept, _ = crosscorpus.shared_labels(test_df, corpora.corpus(test_corpus).name,
+                                             label_map)
+    missing = [c for c in classes if c not in set(kept["label"])]
+    if missing:
+        raise ValueError(f"{crosscorpus.describe(label_map)}: the training corpus has no clip "
+                         f"of {missing}; the model could not learn them")
+    index = {c: k for k, c in enumerate(classes)}
+    return kept, np.array([index[v] for v in kept["label"]], dtype=np.int64), classes, test_kept

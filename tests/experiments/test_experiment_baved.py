@@ -246,3 +246,49 @@ def test_speaker_independent_runs_take_the_studys_recipe(script, capsys):
                                section), name) == getattr(getattr(script.DEFAULTS, section), name)
     kept = script.parse_args(["--folds", "5", "--monitor", "val_loss"])
     assert kept.train.monitor == "val_loss"
+
+
+def _tone_corpus(root, names, seed):
+    """Short clips whose pitch depends on the class letter, written under the real names."""
+    import soundfile as sf
+    rng = np.random.default_rng(seed)
+    t = np.arange(16000) / 16000
+    for rel, pitch in names:
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        y = 0.3 * np.sin(2 * np.pi * pitch * rng.uniform(0.95, 1.05) * t)
+        sf.write(path, (y + 0.01 * rng.standard_normal(len(t))).astype(np.float32), 16000)
+
+
+def test_another_corpus_by_name_and_a_cross_corpus_test(script, tmp_path):
+    """--dataset emodb reads EMO-DB by its file names; --test-dataset savee tests every fold's
+    model on SAVEE through the four-class map, reported like the in-corpus test."""
+    pitch = {"W": 330, "F": 440, "T": 150, "N": 220, "L": 260}
+    emodb = [(f"wav/{s}a0{k}{e}a.wav", pitch[e]) for s in ("03", "08", "09", "10")
+             for k in (1, 2) for e in "WFTNL"]
+    _tone_corpus(tmp_path / "emodb", emodb, 0)
+    savee_pitch = {"a": 330, "h": 440, "sa": 150, "n": 220, "su": 500}
+    savee = [(f"{s}_{e}0{k}.wav", savee_pitch[e]) for s in ("DC", "JE")
+             for k in (1, 2) for e in savee_pitch]
+    _tone_corpus(tmp_path / "savee", savee, 1)
+    out = tmp_path / "run"
+    rc = script.main(["--dataset", "emodb", "--data", str(tmp_path / "emodb"),
+                      "--test-dataset", "savee", "--test-data", str(tmp_path / "savee"),
+                      "--epochs", "1", "--copies", "0", "--out", str(out),
+                      "--cache-dir", str(tmp_path / "cache")])
+    assert rc == 0
+    ckpt = load_checkpoint(out)
+    assert ckpt["meta"]["class_names"] == ["anger", "happiness", "sadness", "neutral"]
+    split = pd.read_csv(out / "split.csv")
+    assert len(split) == 32                      # boredom dropped by the four-class map
+    cross = json.loads((out / "cross_savee" / "metrics.json").read_text())
+    assert cross["n"] == 16 and cross["corpus"] == "savee"   # surprise dropped
+    assert "four classes" in cross["label_map"]
+    lo, hi = cross["ci95"]["ua"]
+    assert lo <= cross["ua"] <= hi
+    assert json.loads((out / "metrics.json").read_text())["cross"]["n"] == 16
+    assert (out / "cross_savee" / "predictions.csv").is_file()
+    with pytest.raises(SystemExit):
+        script.parse_args(["--dataset", "iemocap"])
+    with pytest.raises(SystemExit):
+        script.parse_args(["--dataset", "ravdess", "--target", "word"])
