@@ -54,14 +54,16 @@ from minitorch_ser.app import runs
 from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
                                       apply_defaults, apply_recipe, build_parser, from_namespace,
                                       model_options, to_dict)
-from minitorch_ser.app.experiment import prepare, test_and_report, write_split
+from minitorch_ser.app.experiment import (cross_corpus_data, load_corpus, prepare,
+                                          test_and_report, test_on_corpus, write_split)
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, batch_loss,
                                         class_weight_vector, clip_gradients, evaluate,
                                         make_optimizer, make_scheduler, regularization_loss)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.autograd.tensor import Tensor, no_grad
-from minitorch_ser.data import baved, crema_d, duplicates, manifest, splits, synthetic
+from minitorch_ser.data import (baved, corpora, crema_d, crosscorpus, duplicates, manifest,
+                                splits, synthetic)
 from minitorch_ser.data.augment import SpecAugment, WaveAugment
 from minitorch_ser.data.loader import DataLoader
 from minitorch_ser.models import crnn
@@ -136,6 +138,13 @@ def parse_args(argv=None) -> ExperimentConfig:
     shown = apply_recipe(cfg, sys.argv[1:] if argv is None else argv)
     if shown:   # speaker-independent: the study's recipe for the options not given
         print("recipe for unseen speakers (--recipe paper keeps the paper's): " + ", ".join(shown))
+    for option, name in (("--dataset", cfg.data.dataset),
+                         ("--test-dataset", cfg.data.test_dataset)):
+        if name is not None:
+            try:
+                corpora.corpus(name)
+            except ValueError as err:
+                p.error(f"{option}: {err}")
     try:                                   # the model accepts these features and options
         _, n_mels, n_frames = cfg.features.shape
         model = crnn.build_crnn(cfg.model.name, n_classes=6, n_mels=n_mels, n_frames=n_frames,
@@ -148,12 +157,19 @@ def parse_args(argv=None) -> ExperimentConfig:
 
 
 def load_data(cfg: ExperimentConfig, state: dict, argv=None):
-    """CREMA-D from --data, any dataset from --manifest, or the generated demo set; the run
-    folder is claimed (``runs.claim``) before anything is written into it.
+    """CREMA-D from --data, another corpus by name (--dataset), any dataset from --manifest,
+    or the generated demo set; the run folder is claimed (``runs.claim``) before anything is
+    written into it.
 
     Returns ``(df, labels, class_names, speaker_col, name, source, demo, out)``.
     """
     d = cfg.data
+    corpus = corpora.corpus(d.dataset).name if d.dataset else "crema-d"
+    if corpus != "crema-d" and not d.manifest:          # another corpus, by its own file names
+        df, labels, class_names, root = load_corpus(corpus, d.data)
+        out = Path(cfg.out or f"runs/{corpus}_{cfg.model.name}_{d.split}")
+        state["lock"] = runs.claim(out, cfg.resume, cfg.overwrite)    # held to the end
+        return df, labels, class_names, "speaker", corpus, str(root), False, out
     if d.manifest:
         m = manifest.read_for_experiment(d.manifest, d.split)
         out = Path(cfg.out or f"runs/{m.name}_{cfg.model.name}_{d.split}")
@@ -227,9 +243,22 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
         df, labels, class_names, speaker_col, name, source, demo, out = load_data(cfg, state,
                                                                                   argv)
         gender_col = next((c for c in ("sex", "gender") if c in df.columns), None)
-        print(baved.eda(df, label_col="label" if cfg.data.manifest else "emotion",
-                        label_names=None if cfg.data.manifest else crema_d.EMOTIONS,
-                        gender_col=gender_col, speaker_col=speaker_col, out_dir=out))
+        if name in corpora.REGISTRY and name != "crema-d":
+            print(corpora.eda(name, df, out_dir=out))
+        else:
+            print(baved.eda(df, label_col="label" if cfg.data.manifest else "emotion",
+                            label_names=None if cfg.data.manifest else crema_d.EMOTIONS,
+                            gender_col=gender_col, speaker_col=speaker_col, out_dir=out))
+        test_df = None
+        if cfg.data.test_dataset:   # cross-corpus: both corpora onto the shared classes
+            train_corpus = ("manifest" if cfg.data.manifest else
+                            corpora.corpus(cfg.data.dataset or "crema-d").name)
+            df, labels, class_names, test_df = cross_corpus_data(
+                df, labels, class_names, train_corpus, cfg.data.test_dataset,
+                cfg.data.test_data, cfg.data.label_map)
+            print(f"cross-corpus: {len(df)} {name} clips for training and the in-corpus "
+                  f"test, {len(test_df)} {cfg.data.test_dataset} clips for the cross-corpus "
+                  f"test, classes {class_names} ({crosscorpus.describe(cfg.data.label_map)})")
         # recordings with the same decoded samples, found by content (cached with the features)
         df = duplicates.annotate(df.assign(_label=labels), cfg.data.cache_dir,
                                  speaker_col=speaker_col if speaker_col in df.columns else None)
@@ -298,6 +327,17 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
     metrics = test_and_report(net, test, class_names, result, out, paths, extra={
         "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
         "n_val": len(val), "n_test": len(test), "session_seconds": time.perf_counter() - t0})
+    if test_df is not None:             # the same model on every clip of the other corpus
+        cross = test_on_corpus(net, test_df, class_names, cfg.features,
+                               out / f"cross_{cfg.data.test_dataset}", normalize=d.normalize,
+                               standardizer=standardizer, cache_dir=d.cache_dir,
+                               extra={"corpus": cfg.data.test_dataset,
+                                      "label_map": crosscorpus.describe(d.label_map)})
+        metrics["cross"] = {k: cross[k] for k in ("ua", "wa", "macro_f1", "ci95", "n")}
+        metrics["cross"]["corpus"] = cfg.data.test_dataset
+        (out / "metrics.json").write_text(M.to_json(metrics))    # beside the in-corpus test
+        print(f"cross-corpus test on {cfg.data.test_dataset} ({cross['n']} clips): UA "
+              f"{cross['ua']:.4f}, WA {cross['wa']:.4f}, macro F1 {cross['macro_f1']:.4f}")
     per_class = write_per_class_accuracy(out, class_names)
     print((out / "report.txt").read_text())
     paper = PAPER[cfg.model.name]
@@ -313,7 +353,9 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
     summary = {"dataset": name, "model": cfg.model.name, "protocol": protocol,
                "seed": cfg.seed, "train_minutes": metrics["train_seconds"] / 60,
                "session_minutes": seconds / 60, "test_accuracy": metrics["accuracy"],
-               "macro_f1": metrics["macro_f1"], "epochs_run": metrics["epochs_run"],
+               "macro_f1": metrics["macro_f1"], "ua": metrics["ua"], "wa": metrics["wa"],
+               "ci95": metrics["ci95"], "cross": metrics.get("cross"),
+               "epochs_run": metrics["epochs_run"],
                "best_epoch": metrics["best_epoch"], "per_class_accuracy": per_class.splitlines(),
                "paper_crema_d": paper}
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float))

@@ -222,3 +222,35 @@ def test_options_the_script_does_not_use_are_refused(script, capsys):
     # abbreviations are not accepted (a demo must never override a typed value)
     with pytest.raises(SystemExit):
         script.parse_args(["--epoch", "1"])
+
+
+def test_cross_corpus_test_and_another_corpus_by_name(script, audio, tmp_path):
+    """CREMA-D (generated) trained on the four shared classes and tested on a SAVEE-named
+    corpus; then SAVEE itself read with --dataset savee."""
+    import soundfile as sf
+    rng = np.random.default_rng(0)
+    savee = tmp_path / "savee"
+    savee.mkdir()
+    for speaker in ("DC", "JE", "JK"):
+        for code in ("a", "h", "sa", "n", "su"):
+            for k in (1, 2):
+                sf.write(savee / f"{speaker}_{code}0{k}.wav",
+                         (0.1 * rng.standard_normal(16000)).astype(np.float32), 16000)
+    out = tmp_path / "cross"
+    argv = ["--data", str(audio), "--test-dataset", "savee", "--test-data", str(savee),
+            "--epochs", "1", "--copies", "0", "--no-oversample", "--out", str(out),
+            "--cache-dir", str(tmp_path / "cache")]
+    assert script.main(argv, model=TINY) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["class_names"] == ["anger", "happiness", "sadness", "neutral"]
+    assert metrics["cross"]["n"] == 24 and metrics["cross"]["corpus"] == "savee"
+    assert json.loads((out / "summary.json").read_text())["cross"]["n"] == 24
+    assert (out / "cross_savee" / "confusion_matrix.csv").is_file()
+
+    out = tmp_path / "savee_run"
+    assert script.main(["--dataset", "savee", "--data", str(savee), "--epochs", "1",
+                        "--copies", "0", "--out", str(out), "--cache-dir",
+                        str(tmp_path / "cache")], model=TINY) == 0
+    assert load_checkpoint(out)["meta"]["class_names"] == ["anger", "disgust", "fear",
+                                                           "happiness", "neutral", "sadness",
+                                                           "surprise"]
