@@ -216,7 +216,7 @@ def run_settings(cfg: ExperimentConfig) -> dict:
     """The settings that define a run (its fingerprint): everything but where files are read
     and written and how the process was started."""
     settings = to_dict(cfg)
-    for key in ("data", "manifest", "cache_dir"):
+    for key in ("data", "manifest", "cache_dir", "features_on_disk"):   # same results either way
         settings["data"].pop(key)
     for key in ("out", "resume", "overwrite"):
         settings.pop(key)
@@ -300,7 +300,8 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
                                    groups=df["dup_group"].to_numpy(),
                                    normalize=cfg.data.normalize,
                                    speakers=df["speaker_group"].to_numpy(),
-                                   speed=cfg.augment.speed, vtlp=cfg.augment.vtlp)
+                                   speed=cfg.augment.speed, vtlp=cfg.augment.vtlp,
+                                   on_disk=cfg.data.features_on_disk)
             train, val, test, standardizer = prepared
             meta = {"class_names": [str(c) for c in class_names],
                     "feature_config": cfg.features.to_dict(), "normalize": cfg.data.normalize,

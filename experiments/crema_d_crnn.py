@@ -218,7 +218,7 @@ def run_settings(cfg: ExperimentConfig) -> dict:
     """The settings that define a run (its fingerprint): everything but where files are read
     and written and how the process was started."""
     settings = to_dict(cfg)
-    for key in ("data", "manifest", "cache_dir"):
+    for key in ("data", "manifest", "cache_dir", "features_on_disk"):   # same results either way
         settings["data"].pop(key)
     for key in ("out", "resume", "overwrite"):
         settings.pop(key)
@@ -315,7 +315,8 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
         wave_augment=wave_aug, feature_augment=spec_aug, oversample=cfg.augment.oversample,
         seed=cfg.seed, cache_dir=d.cache_dir, groups=df["dup_group"].to_numpy(),
         normalize=d.normalize, speakers=df["speaker_group"].to_numpy(),
-        speed=cfg.augment.speed, vtlp=cfg.augment.vtlp)
+        speed=cfg.augment.speed, vtlp=cfg.augment.vtlp,
+        on_disk=cfg.data.features_on_disk)
     meta = {"class_names": [str(c) for c in class_names],
             "feature_config": cfg.features.to_dict(), "normalize": d.normalize,
             "standardizer": standardizer.state_dict() if standardizer else None,

@@ -67,6 +67,10 @@ class DataConfig:
     label_map : str
         Shared classes for --test-dataset: "four" (anger, happiness, sadness, neutral) or a
         CSV with the columns corpus,label,class (``data.crosscorpus``).
+    features_on_disk : bool
+        Corpora larger than memory: features on disk, read batch by batch (same results).
+        The clean features and the training set stay in stores in the cache folder
+        (``app.experiment.prepare(on_disk=True)``); memory grows with the batch.
     """
 
     data: str | None = None
@@ -84,6 +88,7 @@ class DataConfig:
     test_dataset: str | None = None
     test_data: str | None = None
     label_map: str = "four"
+    features_on_disk: bool = False
 
 
 @dataclass

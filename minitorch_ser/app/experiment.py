@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..data import augment, corpora, crosscorpus, features
 from ..data.features import FeatureConfig, Standardizer
+from ..data.normalized import NormalizedRows
 from ..data.splits import save_split
 from . import metrics as M
 from . import plots
@@ -66,7 +67,7 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
             snr_db=(15.0, 30.0), wave_augment=None, feature_augment=None,
             oversample: bool = False, seed: int = 0, cache_dir=features.DEFAULT_CACHE_DIR,
             groups=None, progress: bool = True, normalize: str = "global", speakers=None,
-            speed: float = 0.0, vtlp: float = 0.0):
+            speed: float = 0.0, vtlp: float = 0.0, on_disk: bool = False):
     """Features of the three sets, augmentation of training only, then normalization.
 
     Normalization (``normalize``): "global" standardizes every set with per-bin statistics
@@ -75,6 +76,15 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
     speaker's rows with that speaker's statistics, computed in each set from its own rows,
     without labels (``features.normalize_speakers``): transductive for validation and test,
     whose speakers' unlabeled clips are used together.
+
+    Corpora larger than memory (``on_disk=True``): the clean features stay in the cache's
+    ``FeatureStore`` (``features.extract(on_disk=True)``), the training set (clean rows and
+    augmented copies) is written chunk by chunk into a store of its own in ``cache_dir``
+    (``build_training_set(on_disk=True)``), and the X of each set is a
+    ``data.normalized.NormalizedRows`` that reads its rows from disk and normalizes each
+    batch as it is read (statistics streamed over the stores: the training rows' per-bin
+    mean and deviation, or each speaker's). In memory then: labels, indices and statistics,
+    and one batch at a time. Every batch is bit for bit the in-memory path's.
 
     Parameters
     ----------
@@ -113,17 +123,23 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
         there is none); 0: off.
     vtlp : float in [0, 1)
         Vocal tract length perturbation of the copies (``build_training_set``); 0: off.
+    on_disk : bool
+        Keep the features on disk and normalize batch by batch (see above); needs
+        ``cache_dir``.
 
     Returns
     -------
     (train, val, test, standardizer) : FeatureDataset x 3, Standardizer or None
-        X arrays ``(M, C, n_mels, n_frames)`` already normalized; the standardizer only for
-        ``normalize="global"``.
+        X ``(M, C, n_mels, n_frames)`` already normalized: arrays, or with ``on_disk``
+        ``NormalizedRows`` read on demand; the standardizer only for ``normalize="global"``.
 
     Raises
     ------
     RuntimeError
         If any training row (original or augmented copy) comes from a validation or test clip.
+    ValueError
+        An unknown ``normalize``; ``"speaker"`` without ``speakers``; ``on_disk`` without a
+        ``cache_dir``.
     """
     if normalize not in features.NORMALIZATIONS:
         raise ValueError(f"normalize={normalize!r} must be one of {features.NORMALIZATIONS}")
@@ -131,11 +147,14 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
         raise ValueError("normalize='speaker' needs the speaker of every row (speakers=)")
     if speed > 0:   # the speed change first, then the noise (or the given wave_augment)
         wave_augment = augment.SpeedPerturb(speed, tuple(snr_db), then=wave_augment)
-    clean = features.extract(paths, config, cache_dir=cache_dir, progress=progress)
+    if on_disk and cache_dir is None:
+        raise ValueError("on_disk=True needs a cache_dir: the features are written there")
+    clean = features.extract(paths, config, cache_dir=cache_dir, progress=progress,
+                             on_disk=on_disk)
     train = augment.build_training_set(
         split, paths, labels, config, copies=copies, snr_range=snr_db, wave_augment=wave_augment,
         feature_augment=feature_augment, oversample=oversample, rng=seed, clean=clean,
-        progress=progress, cache_dir=cache_dir, vtlp=vtlp)
+        progress=progress, cache_dir=cache_dir, vtlp=vtlp, on_disk=on_disk)
     val = features.dataset_from_indices(split["val"], paths, labels, config, clean=clean)
     test = features.dataset_from_indices(split["test"], paths, labels, config, clean=clean)
     held_out = np.union1d(split["val"], split["test"])
@@ -146,7 +165,13 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
     if groups is not None:
         check_no_leak(split, groups, train.source_index)
     standardizer = None
-    if normalize == "global":
+    if on_disk:     # the same arithmetic, batch by batch as the rows are read
+        if normalize == "global":
+            standardizer = Standardizer().fit(train.X)        # streamed over the store
+        for part in (train, val, test):     # speakers: each set's own rows, as in memory
+            who = np.asarray(speakers)[part.source_index] if normalize == "speaker" else None
+            part.X = NormalizedRows(part.X, normalize, standardizer, who)
+    elif normalize == "global":
         standardizer = Standardizer().fit(train.X)            # per channel and mel bin
         train.X = standardizer.transform(train.X, copy=False)
         val.X = standardizer.transform(val.X)

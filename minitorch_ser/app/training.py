@@ -355,8 +355,9 @@ def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 64) -> EvalR
     ----------
     model : Module
         Maps a batch ``(B, ...)`` to logits ``(B, K)``.
-    X : (N, ...) float
-        Features, e.g. ``(N, C, n_mels, n_frames)`` standardized.
+    X : (N, ...) float, ndarray or rows read on demand
+        Features, e.g. ``(N, C, n_mels, n_frames)`` standardized; read by slices
+        ``X[a:b]``, so features on disk (``data.normalized.NormalizedRows``) work too.
     y : (N,) int
         Class indices in ``[0, K)``.
     batch_size : int > 0
@@ -796,7 +797,8 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
     model : Module
         A classifier mapping X batches to logits (N, K); registered, with a ``config``.
     train, val : (ndarray, ndarray)
-        Features (N, ...) float32 and integer labels (N,).
+        Features (N, ...) float32 and integer labels (N,); the features may be rows read on
+        demand (``DataLoader``, ``evaluate``), e.g. ``prepare(..., on_disk=True)``'s.
     config : TrainConfig
     run_dir : path
         Folder for last.ckpt, best.ckpt and history.csv.

@@ -8,6 +8,9 @@
   ``oversample``, ``save_split`` / ``load_split``;
 - ``features``: ``FeatureConfig``, ``extract`` (batched, cached), ``Standardizer``,
   ``dataset_from_indices``;
+- ``store``: ``FeatureStore``, features on disk (a ``.npy`` file written chunk by chunk, read
+  by rows), ``Rows`` (a selection of rows read on demand);
+- ``normalized``: ``NormalizedRows``, rows normalized batch by batch as they are read;
 - ``augment``: ``awgn_copies``, ``build_training_set`` (augments the training split only),
   ``WaveAugment`` and ``SpecAugment`` (the second paper's augmentation);
 - ``synthetic``: ``make_dataset`` (BAVED layout), ``make_crema_d``;
@@ -32,8 +35,8 @@ import importlib
 # ``baved``, ``crema_d`` and ``manifest`` load pandas and ``synthetic`` loads scipy.signal,
 # which the command line's ``predict`` / ``stream`` / ``explain`` never need (they use
 # ``features`` alone). ``from minitorch_ser.data import splits, read_metadata`` works as before.
-_SUBMODULES = ("augment", "baved", "crema_d", "features", "loader", "manifest", "splits",
-               "synthetic")
+_SUBMODULES = ("augment", "baved", "crema_d", "features", "loader", "manifest", "normalized",
+               "splits", "store", "synthetic")
 
 #: each public name re-exported here -> the submodule that defines it
 _NAMES = {
@@ -43,6 +46,8 @@ _NAMES = {
     "Extracted": "features", "FeatureConfig": "features", "FeatureDataset": "features",
     "Standardizer": "features", "dataset_from_indices": "features", "extract": "features",
     "DataLoader": "loader",
+    "NormalizedRows": "normalized",
+    "FeatureStore": "store", "Rows": "store",
     "read_for_experiment": "manifest", "read_manifest": "manifest",
     "load_split": "splits", "oversample": "splits", "random_split": "splits",
     "save_split": "splits", "speaker_kfold": "splits", "speaker_split": "splits",

@@ -24,6 +24,8 @@ features) is passed to ``build_training_set`` as ``wave_augment`` / ``feature_au
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 
@@ -36,6 +38,7 @@ from .progress import Progress
 from .features import (DEFAULT_CACHE_DIR, Extracted, FeatureConfig, FeatureDataset,
                        dataset_from_indices, load_waves, waves_to_features)
 from .splits import oversample as oversample_indices
+from .store import FeatureStore
 
 
 def awgn_copies(waves, k: int = 2, snr_range=(15.0, 30.0), rng=None):
@@ -93,7 +96,7 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
                        feature_augment=None, oversample: bool = False, rng=None,
                        clean: Extracted | None = None, batch_size: int = 64,
                        progress: bool = True, cache_dir=DEFAULT_CACHE_DIR,
-                       vtlp: float = 0.0) -> FeatureDataset:
+                       vtlp: float = 0.0, on_disk: bool = False) -> FeatureDataset:
     """Features of the training split plus augmented copies of its clips, and nothing else.
 
     Only ``split["train"]`` is read. Steps: (1) optionally oversample the training rows so
@@ -135,12 +138,24 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
         ``extract(paths, config)`` of all N files, to reuse its (cached) features.
     batch_size, progress, cache_dir
         As in ``features.extract``.
+    on_disk : bool
+        Write ``X`` into a ``data.store.FeatureStore`` in ``cache_dir`` (``training_<key>.npy``,
+        ``training_set_path``) chunk by chunk instead of one array in memory, for corpora
+        larger than memory; ``clean`` is then read by rows, also from disk. The values and
+        every random draw are those of ``on_disk=False``. The file is rewritten by every call.
 
     Returns
     -------
     FeatureDataset
         Clean rows first (in training order), then the copies; ``source_index`` is always a
-        member of ``split["train"]``.
+        member of ``split["train"]``. ``X`` is an ndarray, or with ``on_disk`` the complete
+        store.
+
+    Raises
+    ------
+    ValueError
+        ``copies < 0``, ``vtlp`` outside ``[0, 1)``, a reversed ``snr_range``; ``on_disk``
+        without a ``cache_dir``; a training file that became unreadable between two reads.
     """
     if not copies >= 0:
         raise ValueError(f"copies={copies} must be >= 0")
@@ -149,8 +164,11 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
     lo, hi = snr_range
     if not lo <= hi:
         raise ValueError(f"snr_range=({lo}, {hi}) must have low <= high")
+    if on_disk and cache_dir is None:
+        raise ValueError("on_disk=True needs a cache_dir: the training set is written there")
     config = FeatureConfig() if config is None else config
     rng = as_rng(rng)
+    seed_state = json.dumps(rng.bit_generator.state, sort_keys=True)    # names the store
     labels = np.asarray(labels)
     paths = [os.fspath(p) for p in paths]                 # positions, whatever the container
     train = np.asarray(split["train"], dtype=np.int64)
@@ -158,15 +176,22 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
     # (2) clean features of the distinct training clips, repeated for oversampled rows
     unique = np.unique(rows)
     base = dataset_from_indices(unique, paths, labels, config, clean=clean, batch_size=batch_size,
-                                progress=progress, cache_dir=cache_dir)
+                                progress=progress, cache_dir=cache_dir, on_disk=on_disk)
     position = {int(r): i for i, r in enumerate(base.source_index)}
     rows = np.array([r for r in rows if int(r) in position], dtype=np.int64)   # readable only
     take = np.array([position[int(r)] for r in rows], dtype=np.int64)
     n_copies = _copies_per_clip(len(rows), copies, rng)
     n_clean, total = len(rows), len(rows) + int(n_copies.sum())
-    # one preallocated array: clean rows, then the copies
-    X = np.empty((total, *config.shape), dtype=np.float32)
-    X[:n_clean] = base.X[take]
+    # one preallocated array (or store on disk): clean rows, then the copies
+    if on_disk:
+        path = training_set_path(cache_dir, paths, config, rows, n_copies, seed_state,
+                                 (lo, hi, vtlp, repr(wave_augment), repr(feature_augment)))
+        X = FeatureStore.create(path, (total, *config.shape))
+    else:
+        X = np.empty((total, *config.shape), dtype=np.float32)
+    for start in range(0, n_clean, batch_size):           # chunk by chunk: rows may be on disk
+        stop = min(start + batch_size, n_clean)
+        X[start:stop] = base.X[take[start:stop]]
     source = np.concatenate([rows, np.repeat(rows, n_copies)]).astype(np.int64)
     snr_db = np.full(total, np.nan)
     # (3) augmented copies, reloading the waveforms batch by batch
@@ -194,8 +219,46 @@ def build_training_set(split: dict, paths, labels, config: FeatureConfig | None 
         m += len(waves)
         bar.update(m - n_clean)
     bar.close()
+    if on_disk:
+        X.finish()
     return FeatureDataset(X=X, y=labels[source].astype(np.int64), source_index=source,
                           augmented=np.arange(total) >= n_clean, snr_db=snr_db)
+
+
+def training_set_path(cache_dir, paths, config: FeatureConfig, rows, n_copies, seed_state: str,
+                      settings) -> str:
+    """``<cache_dir>/training_<key>.npy``, the store of an on-disk training set.
+
+    ``key`` (24 hex digits) hashes the feature parameters, the file list, the training rows,
+    the copies per row, the generator's starting state and the augmentation ``settings``
+    (their ``repr``), so that runs of other settings sharing a cache folder write other files.
+    (Two runs of the same key rewrite the same file; each keeps reading its own, since
+    ``FeatureStore.create`` replaces a file rather than overwriting it.)
+
+    Parameters
+    ----------
+    cache_dir : str or path
+    paths : sequence of str, (N,)
+    config : FeatureConfig
+    rows : (n,) int
+        The training rows, in training order.
+    n_copies : (n,) int
+        Augmented copies of each.
+    seed_state : str
+        The generator's state before any draw (JSON).
+    settings : tuple
+        Whatever else decides the copies (SNR range, VTLP, the augmentations' repr).
+
+    Returns
+    -------
+    str
+    """
+    h = hashlib.sha256()
+    h.update(config.key().encode())
+    h.update("\0".join(os.path.abspath(p) for p in paths).encode())
+    h.update(np.asarray(rows, np.int64).tobytes() + np.asarray(n_copies, np.int64).tobytes())
+    h.update((seed_state + repr(settings)).encode())
+    return os.path.join(os.fspath(cache_dir), f"training_{h.hexdigest()[:24]}.npy")
 
 
 # ============================================================ the second paper's augmentation

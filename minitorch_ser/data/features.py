@@ -16,10 +16,16 @@ Pipeline of one clip (``FeatureConfig`` holds every parameter; BAVED's defaults 
 With ``center=True`` the frame count is ``1 + n_samples // hop_length`` (the signal is padded
 by ``n_fft // 2`` on each side), ``1 + 48000 // 256 = 188``: BAVED clips give ``(1, 128, 188)``.
 
-**Cache.** ``extract`` stores its result under ``cache_dir`` in ``features_<key>.npz`` where
-``key`` hashes the configuration *and* the file list (absolute path, size and modification
-time of every file, in order). Changing a parameter, adding, removing, reordering or
-rewriting a file gives a new key, hence a recomputation; the old file is left in place.
+**Cache.** ``extract`` writes its result under ``cache_dir`` into a ``data.store.FeatureStore``,
+``features_<key>.npy`` (a standard ``.npy`` file) with its sidecar ``features_<key>.json``,
+where ``key`` hashes the configuration *and* the file list (absolute path, size and
+modification time of every file, in order). Changing a parameter, adding, removing,
+reordering or rewriting a file gives a new key, hence a recomputation; the old files are left
+in place. The rows are written chunk by chunk (``batch_size`` clips at a time), and after each
+chunk the sidecar records how many inputs are done and which of them failed: an interrupted
+extraction (Ctrl-C, a killed process) resumes after the last recorded chunk, with the chunk
+size it started with, so the result is the one an uninterrupted run gives. Cache files of the
+earlier format (``features_<key>.npz``) are not read any more; they can be deleted.
 
 **Unreadable files.** A file ``dsp.load`` rejects (missing, corrupt, empty, NaN samples) is
 skipped; one warning gives their number and names with the reason, and the result's ``kept``
@@ -32,12 +38,11 @@ bin (or per channel only) on the training features and applies them to every spl
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
-import time
 import warnings
-import zipfile
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -46,6 +51,7 @@ import numpy as np
 import dsp
 
 from .progress import Progress
+from .store import FeatureStore, Rows, as_rows
 
 # Bump when the meaning of the computed features changes, to invalidate old cache files.
 # 2: dsp.load reads pipe-written WAVs and streamed FLACs it used to skip as unreadable.
@@ -178,8 +184,9 @@ class Extracted(NamedTuple):
 
     Attributes
     ----------
-    X : (M, C, n_mels, n_frames) float32
-        Features of the readable files (``config.shape`` per row).
+    X : (M, C, n_mels, n_frames) float32, ndarray or FeatureStore
+        Features of the readable files (``config.shape`` per row); the on-disk store itself
+        with ``extract(..., on_disk=True)``.
     kept : (M,) int64
         Position in the input ``paths`` of each row of ``X``.
     failed : list of (str, str)
@@ -307,23 +314,70 @@ def _features(waves: np.ndarray, config: FeatureConfig, **warp) -> np.ndarray:
     return np.ascontiguousarray(X, dtype=np.float32)
 
 
+def _chunks(paths: list, config: FeatureConfig, batch_size: int, start: int = 0):
+    """Features of ``paths`` in chunks of ``batch_size`` inputs, from input ``start`` on.
+
+    Yields
+    ------
+    (first, X, kept, failed)
+        ``first`` the chunk's first input, ``X : (m, *config.shape)`` float32 of its ``m``
+        readable files, ``kept : (m,)`` their positions in ``paths``, ``failed`` the
+        ``(position, path, reason)`` of the others.
+    """
+    for first in range(start, len(paths), batch_size):
+        chunk = paths[first:first + batch_size]
+        waves, kept, failed, _ = load_waves(chunk, config)
+        rejected = np.setdiff1d(np.arange(len(chunk)), kept)        # in order, like failed
+        yield (first, waves_to_features(waves, config), kept + first,
+               [(int(i) + first, p, r) for i, (p, r) in zip(rejected, failed)])
+
+
 def _compute(paths: list, config: FeatureConfig, batch_size: int, progress: bool) -> Extracted:
-    """Load and featurize ``paths`` batch by batch into one preallocated array."""
+    """Load and featurize ``paths`` chunk by chunk into one preallocated array."""
     n = len(paths)
     X = np.empty((n, *config.shape), dtype=np.float32)
-    kept, failed = [], []
+    kept, failed = [np.zeros(0, np.int64)], []
     bar = Progress(n, "features", "clips", progress)
     m = 0
-    for start in range(0, n, batch_size):
-        waves, k, f, _ = load_waves(paths[start:start + batch_size], config)
-        X[m:m + len(waves)] = waves_to_features(waves, config)
-        m += len(waves)
-        kept.append(k + start)
-        failed += f
-        bar.update(min(start + batch_size, n))
+    for first, feats, k, f in _chunks(paths, config, batch_size):
+        X[m:m + len(feats)] = feats
+        m += len(feats)
+        kept.append(k)
+        failed += [(p, r) for _, p, r in f]
+        bar.update(min(first + batch_size, n))
     bar.close()
     X = X[:m].copy() if m < n else X
-    return Extracted(X, np.concatenate(kept) if kept else np.zeros(0, np.int64), failed)
+    return Extracted(X, np.concatenate(kept), failed)
+
+
+def _compute_into(store: FeatureStore, paths: list, config: FeatureConfig, batch_size: int,
+                  progress: bool) -> None:
+    """Featurize ``paths`` into ``store`` (N rows), continuing after its last commit.
+
+    The sidecar's ``progress`` holds ``n_files``, ``batch_size`` (the chunk size, kept when
+    resuming so that every chunk is computed as in an uninterrupted run), ``inputs_done``
+    and ``failed`` (``[position, path, reason]`` of the unreadable inputs so far); the readable
+    ones fill the rows in input order, so ``rows_written = inputs_done - len(failed)``. At the
+    end the store is shrunk to its readable rows and marked complete.
+    """
+    n = len(paths)
+    state = store.progress if store.progress.get("n_files") == n else {}
+    batch_size = int(state.get("batch_size", batch_size))
+    done, failed = int(state.get("inputs_done", 0)), list(state.get("failed", []))
+    m, resumed_at = store.rows_written, done             # m == done - len(failed)
+    desc = "features" if done == 0 else f"features (resuming after {done} of {n})"
+    bar = Progress(n - done, desc, "clips", progress)
+    for first, feats, _, f in _chunks(paths, config, batch_size, start=done):
+        store.write(m, feats)
+        m += len(feats)
+        failed += [list(item) for item in f]
+        done = min(first + batch_size, n)
+        store.commit(m, {"n_files": n, "batch_size": batch_size, "inputs_done": done,
+                         "failed": failed})
+        bar.update(done - resumed_at)
+    bar.close()
+    store.finish(m, {"n_files": n, "batch_size": batch_size, "inputs_done": n,
+                     "failed": failed})
 
 
 # ===================================================================================== cache
@@ -342,12 +396,12 @@ def file_list_key(paths) -> str:
 
 
 def cache_path(paths, config: FeatureConfig, cache_dir=DEFAULT_CACHE_DIR) -> str:
-    """Cache file of these paths and parameters: ``<cache_dir>/features_<key>.npz``.
+    """Cache file of these paths and parameters: ``<cache_dir>/features_<key>.npy``.
 
     ``key`` is the first 24 hex digits of ``sha256(config.key() + file_list_key(paths))``:
     it changes with any parameter, ``FEATURES_VERSION``, or a file's absolute path, size,
     modification time or position. Nothing is read or created (a missing file is hashed
-    as ``missing``).
+    as ``missing``). The store's sidecar is ``features_<key>.json`` beside it.
 
     Parameters
     ----------
@@ -364,49 +418,53 @@ def cache_path(paths, config: FeatureConfig, cache_dir=DEFAULT_CACHE_DIR) -> str
         The path of the cache file (which may not exist).
     """
     key = hashlib.sha256((config.key() + file_list_key(paths)).encode()).hexdigest()[:24]
-    return os.path.join(os.fspath(cache_dir), f"features_{key}.npz")
+    return os.path.join(os.fspath(cache_dir), f"features_{key}.npy")
 
 
-def _save(path: str, result: Extracted, config: FeatureConfig, n: int) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename.
-
-    Only arrays of numbers and strings (unicode dtype), written with ``allow_pickle=False``:
-    ``X`` (M, *shape) float32, ``kept`` (M,) int64, ``failed_paths`` and ``failed_reasons``
-    (F,) str, ``config`` the FeatureConfig as JSON text and ``n_files`` (0-d). The temporary
-    file is removed if writing fails or is interrupted.
-    """
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    tmp = f"{path}.{os.getpid()}.tmp.npz"
-    try:
-        np.savez(tmp, allow_pickle=False, X=result.X, kept=result.kept,
-                 failed_paths=np.array([p for p, _ in result.failed], dtype=str),
-                 failed_reasons=np.array([r for _, r in result.failed], dtype=str),
-                 config=np.array(json.dumps(config.to_dict())), n_files=np.array(n))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _load(path: str) -> Extracted | None:
-    """A cached result, or ``None`` (with a warning) if the file cannot be read.
-
-    Read with ``allow_pickle=False``: a cache holding an object array (which only a pickle
-    can store, and unpickling can run code) is unreadable, so it is recomputed; so is a
-    truncated file or one failing a member's CRC-32.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            failed = list(zip(z["failed_paths"].tolist(), z["failed_reasons"].tolist()))
-            return Extracted(z["X"], z["kept"].astype(np.int64), failed)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
-        warnings.warn(f"feature cache {path} is unreadable ({err}); recomputing", stacklevel=3)
+def _open_cache(path: str, n: int, config: FeatureConfig) -> FeatureStore | None:
+    """The cache store of ``n`` inputs at ``path``, complete or resumable, opened for
+    writing; ``None`` when there is none, or (with a warning) when it is unreadable or
+    describes other inputs."""
+    if not os.path.exists(path):
         return None
+    try:
+        store = FeatureStore(path, "r+")
+    except (OSError, ValueError) as err:
+        warnings.warn(f"feature cache {path} is unreadable ({err}); recomputing", stacklevel=4)
+        return None
+    progress = store.progress
+    failed = len(progress.get("failed", []))
+    n_rows = n - failed if store.complete else n
+    written = store.rows_written == progress.get("inputs_done", 0) - failed    # rows in order
+    if progress.get("n_files") != n or store.shape != (n_rows, *config.shape) or not written:
+        warnings.warn(f"feature cache {path} is unreadable (it holds {store.shape}, "
+                      f"{store.rows_written} rows written, for {progress.get('n_files')} "
+                      f"files; expected {n} files of {config.shape}); recomputing", stacklevel=4)
+        store.close()
+        return None
+    return store
+
+
+def _cached(paths: list, config: FeatureConfig, batch_size: int, progress: bool,
+            path: str) -> tuple:
+    """``(store, kept, failed)`` of ``paths`` from the cache store at ``path``: read when
+    complete, else computed (or resumed) into it."""
+    store = _open_cache(path, len(paths), config)
+    if store is None:
+        store = FeatureStore.create(path, (len(paths), *config.shape))
+    if not store.complete:
+        try:
+            _compute_into(store, paths, config, batch_size, progress)
+        except BaseException:
+            store.close()
+            raise
+    failed = store.progress.get("failed", [])
+    kept = np.setdiff1d(np.arange(len(paths)), [i for i, _, _ in failed]).astype(np.int64)
+    return store, kept, [(p, r) for _, p, r in failed]
 
 
 def extract(paths, config: FeatureConfig | None = None, batch_size: int = 64,
-            progress: bool = True, cache_dir=DEFAULT_CACHE_DIR) -> Extracted:
+            progress: bool = True, cache_dir=DEFAULT_CACHE_DIR, on_disk: bool = False) -> Extracted:
     """Features of many clips, computed in batches and cached on disk.
 
     Parameters
@@ -417,35 +475,60 @@ def extract(paths, config: FeatureConfig | None = None, batch_size: int = 64,
         Feature parameters (default: BAVED's, ``FeatureConfig()``).
     batch_size : int > 0
         Clips loaded and transformed together (memory ~ ``batch_size * n_samples`` floats plus
-        their spectrograms).
+        their spectrograms); also the chunk of the cache's progress records.
     progress : bool
         Show a progress line on stderr while computing.
     cache_dir : str or path or None
         Folder of the cache (module docstring); ``None`` disables caching.
+    on_disk : bool
+        Return the cache store itself (``X`` a ``data.store.FeatureStore``, read by rows)
+        instead of loading it: for corpora larger than memory. Needs ``cache_dir``.
 
     Returns
     -------
     Extracted
         ``(X, kept, failed)``: ``X : (M, *config.shape) float32`` for the ``M <= N`` readable
-        files, ``kept : (M,)`` their positions in ``paths``, ``failed`` the skipped
-        ``(path, reason)`` pairs (also reported in one warning).
+        files (an ndarray, or the store with ``on_disk``), ``kept : (M,)`` their positions in
+        ``paths``, ``failed`` the skipped ``(path, reason)`` pairs (also reported in one
+        warning).
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` not a positive integer; ``on_disk`` without a ``cache_dir``.
+    OSError
+        ``on_disk`` and the cache cannot be written (without ``on_disk`` a warning is given
+        and the features are computed in memory).
     """
     config = FeatureConfig() if config is None else config
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size={batch_size} must be a positive integer")
+    if on_disk and cache_dir is None:
+        raise ValueError("on_disk=True needs a cache_dir: the features are written there")
     paths = [os.fspath(p) for p in paths]
     result = None
-    target = None if cache_dir is None else cache_path(paths, config, cache_dir)
-    if target is not None and os.path.isfile(target):
-        result = _load(target)
+    if cache_dir is not None:
+        target = cache_path(paths, config, cache_dir)
+        try:
+            store, kept, failed = _cached(paths, config, int(batch_size), progress, target)
+        except OSError as err:
+            if err.errno == errno.ENOSPC:   # a full disk: the partial cache only keeps it full
+                from .store import sidecar_path
+                for leftover in (target, sidecar_path(target)):
+                    if os.path.exists(leftover):
+                        os.remove(leftover)
+            if on_disk:
+                raise
+            warnings.warn(f"could not write the feature cache {target} ({err}); "
+                          "continuing without it", stacklevel=2)
+        else:
+            if on_disk:
+                result = Extracted(store, kept, failed)
+            else:
+                with store:
+                    result = Extracted(store.load(), kept, failed)
     if result is None:
         result = _compute(paths, config, int(batch_size), progress)
-        if target is not None:
-            try:
-                _save(target, result, config, len(paths))
-            except OSError as err:
-                warnings.warn(f"could not write the feature cache {target} ({err}); "
-                              "continuing without it", stacklevel=2)
     if result.failed:
         listing = "\n  ".join(f"{p}: {r}" for p, r in result.failed)
         warnings.warn(f"skipped {len(result.failed)} unreadable file(s) of {len(paths)}:\n  {listing}",
@@ -461,6 +544,9 @@ class FeatureDataset:
     Attributes
     ----------
     X : (M, C, F, T) float32
+        An ndarray, or rows read on demand from disk (``FeatureStore``, ``Rows``,
+        ``data.normalized.NormalizedRows``: anything with ``shape``, ``len`` and
+        ``X[index_array]``) on the large-corpus path.
     y : (M,) int64
     source_index : (M,) int64
         Row (position in the metadata / ``paths``) of the original clip of each example; an
@@ -496,12 +582,14 @@ def dataset_from_indices(indices, paths, labels, config: FeatureConfig | None = 
         ``extract(paths, config)`` of **all** N files, computed once and indexed here; without
         it only the requested files are extracted (and cached under their own key).
     **extract_kwargs
-        ``batch_size``, ``progress``, ``cache_dir`` for ``extract``.
+        ``batch_size``, ``progress``, ``cache_dir``, ``on_disk`` for ``extract``.
 
     Returns
     -------
     FeatureDataset
-        One row per requested index whose file was readable (order kept).
+        One row per requested index whose file was readable (order kept). ``X`` is in memory,
+        unless the features are on disk (``clean.X`` a ``FeatureStore``, or ``on_disk=True``):
+        then it reads them on demand (a ``data.store.Rows`` selection, or the store).
     """
     indices = np.asarray(indices, dtype=np.int64)
     labels = np.asarray(labels)
@@ -517,7 +605,8 @@ def dataset_from_indices(indices, paths, labels, config: FeatureConfig | None = 
         position[clean.kept] = np.arange(len(clean.kept))
         ok = position[indices] >= 0
         rows = indices[ok]
-        X = clean.X[position[rows]]
+        in_memory = isinstance(clean.X, np.ndarray)
+        X = clean.X[position[rows]] if in_memory else Rows(clean.X, position[rows])
     n = len(rows)
     return FeatureDataset(X=X, y=labels[rows].astype(np.int64), source_index=rows,
                           augmented=np.zeros(n, bool), snr_db=np.full(n, np.nan))
@@ -556,7 +645,7 @@ class Standardizer:
             raise ValueError(f"features must be (N, C, F, T), got {ndim} dimensions")
         return (0, 3) if self.mode == "per_bin" else (0, 2, 3)
 
-    def fit(self, X: np.ndarray, chunk: int = 256) -> "Standardizer":
+    def fit(self, X, chunk: int = 256) -> "Standardizer":
         """Mean and standard deviation of ``X : (N, C, F, T)`` in float64, two passes over
         chunks of ``chunk`` clips (no full-size temporary).
 
@@ -565,11 +654,13 @@ class Standardizer:
 
             mean = (1/n) sum x,    std = sqrt((1/n) sum (x - mean)^2)    (population, ddof=0)
 
-        and ``std < eps`` replaced by 1.
+        and ``std < eps`` replaced by 1. Only ``X[i:i + chunk]`` is ever read, so ``X`` may
+        be on disk (a ``FeatureStore`` or a ``Rows`` selection of one): the statistics are
+        then streamed, bit for bit those of the same rows in memory.
 
         Parameters
         ----------
-        X : (N, C, F, T) float, N >= 1
+        X : (N, C, F, T) float array, FeatureStore or Rows, N >= 1
             Training features (F mel bins, T frames).
         chunk : int > 0
             Clips per pass step (memory: one chunk in float64).
@@ -585,11 +676,11 @@ class Standardizer:
         ValueError
             ``X`` not 4-D, ``N = 0``, or ``chunk`` = 0.
         """
-        X = np.asarray(X)
-        axes = self._axes(X.ndim)
+        X = as_rows(X)
+        axes = self._axes(len(X.shape))
         if len(X) == 0:
             raise ValueError("cannot fit a Standardizer on 0 examples")
-        count = X.size / np.prod([X.shape[a] for a in range(4) if a not in axes])
+        count = np.prod([X.shape[a] for a in axes])               # values pooled per statistic
         total = sum(X[i:i + chunk].sum(axis=axes, keepdims=True, dtype=np.float64)
                     for i in range(0, len(X), chunk))
         mean = total / count

@@ -1,9 +1,14 @@
-"""Mini-batches over in-memory arrays (the role of ``torch.utils.data.DataLoader``).
+"""Mini-batches over arrays (the role of ``torch.utils.data.DataLoader``).
 
 Each pass over a ``DataLoader`` is one epoch: with ``shuffle`` a fresh permutation of the
 samples is drawn from the loader's own generator at the start of the epoch, then consecutive
 slices of ``batch_size`` positions are gathered. Every sample appears exactly once per epoch;
 the last, smaller batch is kept unless ``drop_last``.
+
+``X`` may also live on disk: any object with ``shape``, ``len`` and ``X[index_array]``
+returning the rows as an ndarray (``data.store.FeatureStore``,
+``data.normalized.NormalizedRows``) is indexed batch by batch like an array, so only the
+batch is in memory.
 
 The generator's state is part of ``state_dict()``, so a run resumed from a checkpoint taken
 between epochs draws the same permutations as a run that never stopped.
@@ -14,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.random import as_rng
+from .store import as_rows
 
 
 class DataLoader:
@@ -21,8 +27,9 @@ class DataLoader:
 
     Parameters
     ----------
-    X : (N, ...) ndarray
-        Inputs, first axis the samples.
+    X : (N, ...) ndarray, or rows read on demand
+        Inputs, first axis the samples: an array (lists are converted), or an object with
+        ``shape``, ``__len__`` and ``__getitem__(index_array) -> ndarray`` (features on disk).
     y : (N, ...) ndarray
         Targets, aligned with ``X``.
     batch_size : int > 0
@@ -53,7 +60,7 @@ class DataLoader:
 
     def __init__(self, X, y, batch_size: int = 32, shuffle: bool = True, rng=None,
                  drop_last: bool = False, seed: int | None = None):
-        X, y = np.asarray(X), np.asarray(y)
+        X, y = as_rows(X), np.asarray(y)
         if len(X) != len(y):
             raise ValueError(f"X has {len(X)} samples but y has {len(y)}: they must match")
         if int(batch_size) != batch_size or batch_size < 1:

@@ -509,29 +509,26 @@ def test_non_finite_weights_are_refused_naming_the_first(tiny_run, tmp_path):
 
 # ============================================================================ feature cache
 def test_feature_cache_holds_no_pickles_and_refuses_them(tmp_path):
+    """The feature cache is a .npy of numbers and a JSON sidecar (data.store): NumPy reads it
+    with allow_pickle=False, and an object array put in its place is refused (so the
+    features are recomputed) without being unpickled."""
     marker = tmp_path / "ran.txt"
-    result = features.Extracted(np.random.default_rng(0).standard_normal((3, 1, 4, 5)).astype(np.float32),
-                                np.array([0, 2, 3]), [("b.wav", "b.wav: not audio")])
-    path = str(tmp_path / "features_x.npz")
-    features._save(path, result, features.FeatureConfig(), 4)
-    with np.load(path, allow_pickle=False) as z:
-        assert {z[k].dtype.kind for k in z.files} <= set("fiuU")
-    back = features._load(path)
-    assert back.X.tobytes() == result.X.tobytes() and back.kept.tolist() == [0, 2, 3]
-    assert back.failed == result.failed
+    X = np.random.default_rng(0).standard_normal((3, 1, 4, 5)).astype(np.float32)
+    path = str(tmp_path / "features_x.npy")
+    with features.FeatureStore.create(path, X.shape) as store:
+        store.write(0, X)
+        store.finish(progress={"n_files": 4, "failed": [[1, "b.wav", "b.wav: not audio"]]})
+    assert np.load(path, allow_pickle=False).tobytes() == X.tobytes()
+    sidecar = json.loads((tmp_path / "features_x.json").read_text())
+    assert sidecar["complete"] and sidecar["progress"]["failed"] == [[1, "b.wav",
+                                                                      "b.wav: not audio"]]
 
-    np.savez(path, allow_pickle=True, X=np.array([Payload(marker)], dtype=object),
-             kept=np.arange(1), failed_paths=np.array([], str), failed_reasons=np.array([], str))
-    with pytest.warns(UserWarning, match="feature cache .* is unreadable.*allow_pickle"):
-        assert features._load(path) is None
+    np.save(path, np.array([Payload(marker)], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="features_x.npy: dtype=object must be a numeric"):
+        features.FeatureStore(path)
+    with pytest.warns(UserWarning, match="feature cache .* is unreadable.*dtype=object"):
+        assert features._open_cache(path, 3, features.FeatureConfig()) is None
     assert not marker.exists()
-
-    features._save(path, result, features.FeatureConfig(), 4)
-    data = open(path, "rb").read()
-    open(path, "wb").write(data[:len(data) // 2])
-    with pytest.warns(UserWarning, match="feature cache .* is unreadable"):
-        assert features._load(path) is None
-    assert sorted(os.listdir(tmp_path)) == ["features_x.npz"]
 
 
 def test_convert_refuses_object_arrays_in_a_legacy_pickle(tmp_path):

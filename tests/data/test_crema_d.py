@@ -152,7 +152,9 @@ def test_paper_features_are_3_channels_of_64_mels_by_300_frames(crema_root, tmp_
         np.testing.assert_allclose(out.X[i], ref[..., :300], atol=2e-3)
     assert out.X[:, 0].max() == pytest.approx(0.0, abs=1e-6)               # ref = max: peak 0 dB
     # cached like the BAVED features: a second call reads the file written by the first
-    assert len(os.listdir(tmp_path)) == 1
+    assert sorted(os.listdir(tmp_path)) == sorted(  # the store and its sidecar
+        [f"{features.cache_path(paths, cfg, '.').split('/')[-1]}",
+         f"{features.cache_path(paths, cfg, '.').split('/')[-1][:-4]}.json"])
     again = features.extract(paths, cfg, progress=False, cache_dir=tmp_path)
     np.testing.assert_array_equal(again.X, out.X)
     # other durations keep 10 ms frames

@@ -16,15 +16,18 @@ from minitorch_ser.data.features import FeatureConfig, Standardizer
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Count the calls of the (uncached) computation behind ``extract``."""
+    """Record the computations behind ``extract``: one list per computation (a call of
+    ``features._chunks``), holding the first input of every chunk it computed."""
     calls = []
-    real = features._compute
+    real = features._chunks
 
     def spy(paths, *args, **kwargs):
-        calls.append(list(paths))
-        return real(paths, *args, **kwargs)
+        calls.append([])
+        for chunk in real(paths, *args, **kwargs):
+            calls[-1].append(chunk[0])
+            yield chunk
 
-    monkeypatch.setattr(features, "_compute", spy)
+    monkeypatch.setattr(features, "_chunks", spy)
     return calls
 
 
@@ -117,8 +120,10 @@ def test_cache_hit(synth_df, tmp_path, counted):
     assert len(counted) == 1, "the second call reads the cache"
     np.testing.assert_array_equal(first.X, second.X)
     np.testing.assert_array_equal(first.kept, second.kept)
-    assert [f.name for f in tmp_path.iterdir()] == [os.path.basename(
-        features.cache_path(paths, FeatureConfig(), tmp_path))]
+    store = features.cache_path(paths, FeatureConfig(), tmp_path)
+    assert sorted(f.name for f in tmp_path.iterdir()) == sorted(
+        [os.path.basename(store), os.path.basename(store)[:-len(".npy")] + ".json"])
+    np.testing.assert_array_equal(np.load(store), first.X)        # a standard .npy file
 
 
 def test_cache_invalidated_by_config_and_file_list(synth_df, tmp_path, counted):
@@ -148,7 +153,7 @@ def test_corrupt_cache_file_is_recomputed(synth_df, tmp_path, counted):
     paths = list(synth_df["path"][:2])
     features.extract(paths, cache_dir=tmp_path, progress=False)
     with open(features.cache_path(paths, FeatureConfig(), tmp_path), "wb") as f:
-        f.write(b"not an npz")
+        f.write(b"not an npy")
     with pytest.warns(UserWarning, match="unreadable.*recomputing"):
         out = features.extract(paths, cache_dir=tmp_path, progress=False)
     assert len(counted) == 2 and out.X.shape == (2, 1, 128, 188)
