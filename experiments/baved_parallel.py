@@ -265,7 +265,9 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     shares = "/".join(f"{round(100 * f)}" for f in cfg.data.fractions)
-    protocol = (f"{cfg.data.folds}-fold speaker-independent" if cfg.data.folds else
+    loso = cfg.data.folds and cfg.data.folds == df["speaker_group"].nunique()
+    protocol = (f"leave-one-speaker-out ({cfg.data.folds} folds)" if loso else
+                f"{cfg.data.folds}-fold speaker-independent" if cfg.data.folds else
                 f"speaker-independent {shares}" if cfg.data.split == "speaker" else
                 f"random stratified {shares}")
     print(f"{protocol} | recipe: {recipe_line(cfg)}")

@@ -44,7 +44,8 @@ class DataConfig:
     split : {"random", "speaker"}
         Random stratified, or speaker-independent (no speaker in two sets).
     folds : int >= 0
-        K > 1: speaker-grouped K-fold cross-validation (implies ``split="speaker"``).
+        K > 1: speaker-grouped K-fold cross-validation (implies ``split="speaker"``); K equal
+        to the number of speaker groups is leave-one-speaker-out (LOSO).
     fractions : (float, float, float)
         Train, validation and test shares of the clips.
     duplicates : {"group", "drop", "refuse"}

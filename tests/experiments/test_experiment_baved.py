@@ -292,3 +292,16 @@ def test_another_corpus_by_name_and_a_cross_corpus_test(script, tmp_path):
         script.parse_args(["--dataset", "iemocap"])
     with pytest.raises(SystemExit):
         script.parse_args(["--dataset", "ravdess", "--target", "word"])
+
+
+def test_as_many_folds_as_speakers_is_leave_one_speaker_out(script, data, tmp_path):
+    out = tmp_path / "loso"
+    assert script.main(["--data", str(data / "audio"), "--folds", "6", "--epochs", "1",
+                        "--copies", "0", "--out", str(out), "--cache-dir",
+                        str(tmp_path / "cache")]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["protocol"] == "leave-one-speaker-out (6 folds)"
+    tested = [set(pd.read_csv(out / f"fold{k}" / "split.csv").query("split == 'test'")["path"])
+              for k in range(1, 7)]
+    df = baved.read_metadata(data / "audio").set_index("path")
+    assert all(len(set(df.loc[list(t), "speaker"])) == 1 for t in tested)
