@@ -167,25 +167,53 @@ def write_archive(path, tree: dict) -> Path:
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"cannot write checkpoint {path}: {exc}") from exc
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
             with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
                 zf.writestr(_member_info(JSON_MEMBER), text.encode("utf-8"))
                 for name, array in arrays.items():
                     with zf.open(_member_info(f"{name}.npy"), "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, array, allow_pickle=False)
-            f.flush()
+
+    write_atomically(path, write, "checkpoint ")
+    return path
+
+
+def write_atomically(path, write, what: str = "") -> None:
+    """``write(tmp)`` into a temporary file in ``path``'s folder, flushed to disk, then renamed
+    over ``path``, so ``path`` holds the old content or the new one, never a part.
+
+    Parameters
+    ----------
+    path : str or path
+        The destination (its folder must exist).
+    write : callable
+        ``write(tmp: str)`` writes the whole content to the file ``tmp``.
+    what : str
+        Words before the path in an error message (``"checkpoint "``).
+
+    Raises
+    ------
+    OSError
+        A write fails; one without a file name (a full disk) is re-raised naming ``path``.
+        The temporary file is removed on any exception, an interruption included.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(exc, OSError) and exc.filename is None:   # e.g. disk full: name the file
-            raise OSError(exc.errno, f"cannot write checkpoint {path}: {exc.strerror or exc}",
+            raise OSError(exc.errno, f"cannot write {what}{path}: {exc.strerror or exc}",
                           str(path)) from exc
         raise
-    return path
 
 
 def is_pickle(head: bytes) -> bool:

@@ -56,12 +56,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, write_atomically
 from .inference import Predictor, fold_checkpoints
 
 EXPORT_FORMAT = "minitorch-ser-export"
@@ -150,8 +149,8 @@ def export(run_or_checkpoint, out_path, overwrite: bool = False) -> dict:
                               f"written as JSON ({exc})") from exc
 
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_path, lambda tmp: save_file(tensors, tmp, metadata=header))
-    _write_atomically(sidecar, lambda tmp: Path(tmp).write_text(sidecar_text, encoding="utf-8"))
+    write_atomically(out_path, lambda tmp: save_file(tensors, tmp, metadata=header))
+    write_atomically(sidecar, lambda tmp: Path(tmp).write_text(sidecar_text, encoding="utf-8"))
     return {"path": str(out_path), "sidecar": str(sidecar), "tensors": len(tensors),
             "parameters": n_parameters, "model_class": checkpoint["model_class"],
             "source": source}
@@ -216,22 +215,3 @@ def _statistics(predictor: Predictor) -> dict | None:
     return {"mode": s.mode, "eps": float(s.eps),
             "mean": np.asarray(s.mean_, np.float32).tolist(),
             "std": np.asarray(s.std_, np.float32).tolist()}
-
-
-def _write_atomically(path: Path, write) -> None:
-    """``write(tmp)`` to a temporary file in ``path``'s folder, flush it to disk, then rename
-    it over ``path``; the temporary file is removed on any exception."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None:   # e.g. disk full: name the file
-            raise OSError(exc.errno, f"cannot write {path}: {exc.strerror or exc}",
-                          str(path)) from exc
-        raise
