@@ -63,3 +63,17 @@ def test_first_access_to_data_imports_it_and_its_dependencies():
         "mt.data.splits\n"
         "print(json.dumps({m: m in sys.modules for m in ('pandas', 'minitorch_ser.data')}))\n")
     assert loaded == {"pandas": True, "minitorch_ser.data": True}
+
+
+def test_importing_every_data_module_needs_no_scipy():
+    """Test modules import minitorch_ser.data's modules (synthetic among them) at collection;
+    SciPy is loaded only when audio is generated or transformed, so that importing them (and
+    collecting the tests) works where SciPy cannot be imported."""
+    loaded = _fresh(
+        "import json, sys\n"
+        "sys.modules['scipy'] = None  # any 'import scipy...' now raises ImportError\n"
+        "from minitorch_ser.data import (augment, baved, corpora, crema_d, crosscorpus,\n"
+        "    duplicates, features, loader, manifest, normalized, splits, store, synthetic)\n"
+        "import minitorch_ser.app.experiment, minitorch_ser.app.training\n"
+        "print(json.dumps({'scipy': sys.modules.get('scipy') is not None}))\n")
+    assert loaded == {"scipy": False}

@@ -32,9 +32,10 @@ from __future__ import annotations
 import importlib
 
 # The submodules are imported on first use (PEP 562 ``__getattr__`` below): ``splits``,
-# ``baved``, ``crema_d`` and ``manifest`` load pandas and ``synthetic`` loads scipy.signal,
-# which the command line's ``predict`` / ``stream`` / ``explain`` never need (they use
-# ``features`` alone). ``from minitorch_ser.data import splits, read_metadata`` works as before.
+# ``baved``, ``crema_d`` and ``manifest`` load pandas (``synthetic`` loads scipy.signal only
+# when it generates audio), which the command line's ``predict`` / ``stream`` / ``explain``
+# never need (they use ``features`` alone). ``from minitorch_ser.data import splits,
+# read_metadata`` works as before.
 _SUBMODULES = ("augment", "baved", "crema_d", "features", "loader", "manifest", "normalized",
                "splits", "store", "synthetic")
 

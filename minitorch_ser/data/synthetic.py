@@ -44,7 +44,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import lfilter
 
 # F1, F2, F3 (Hz) of one vowel per BAVED word 0..6 (adult male averages of /a i u e o ae er/).
 WORD_FORMANTS = np.array([
@@ -105,6 +104,14 @@ CREMA_D_PROSODY = {
 }
 CREMA_D_SENTENCES = ("IEO", "TIE", "IOM", "IWW", "TAI", "MTI", "IWL", "ITH", "DFA", "ITS",
                      "TSI", "WSI")
+
+
+def lfilter(b, a, x: np.ndarray) -> np.ndarray:
+    """``scipy.signal.lfilter(b, a, x)``, with SciPy imported on the first call: importing
+    this module (as test modules and the package's lazy ``data`` do) needs no SciPy."""
+    from scipy.signal import lfilter as scipy_lfilter
+
+    return scipy_lfilter(b, a, x)
 
 
 def _resonator(x: np.ndarray, freq: float, bandwidth: float, sr: int) -> np.ndarray:
