@@ -1,7 +1,7 @@
 """The emotional-speech corpora this project reads, by name, and what their loaders share.
 
 Six corpora, each with a loader module of this package (``read_metadata(root, errors)``,
-``EMOTIONS``, ``HOW_TO_GET`` and, all but CREMA-D, ``eda(df)``):
+``EMOTIONS`` and ``HOW_TO_GET``):
 
 ==========  ================  ==========================================================
 name        module            what it is
@@ -19,7 +19,7 @@ savee       ``savee``         British English (Surrey), 4 male speakers, 7 emoti
 through the module its classes in a fixed order and its download text). ``load(name, root)``
 reads any of them into one table shape: ``path``, ``label`` (the class name, one of the returned
 ``class_names``), ``speaker`` and, when the corpus says it, ``gender`` (``"m"``/``"f"``);
-``eda(name, df)`` counts that table (CREMA-D has no ``eda`` of its own; this is it).
+``eda(name, df)`` counts that table for every corpus (``baved.eda`` with the corpus's classes).
 
 **Four classes.** Cross-corpus work often keeps the emotions every corpus has: anger,
 happiness, sadness, neutral (``FOUR_CLASSES``). ``FOUR_CLASS[name]`` maps each of a corpus's

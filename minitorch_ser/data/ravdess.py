@@ -42,7 +42,7 @@ import re
 
 import pandas as pd
 
-from . import baved, corpora
+from . import corpora
 
 CORPUS = "RAVDESS"
 MODALITIES = {"01": "full-AV", "02": "video-only", "03": "audio-only"}
@@ -162,23 +162,3 @@ def read_metadata(root, errors: str = "raise") -> pd.DataFrame:
     """
     return corpora.read_named_files(root, parse_name, corpus=CORPUS, convention=CONVENTION,
                                     how_to_get=HOW_TO_GET, columns=COLUMNS, errors=errors)
-
-
-def eda(df: pd.DataFrame, out_dir=None) -> baved.EDAReport:
-    """Clips per emotion, per gender, per emotion and gender and per actor (``baved.eda``).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        ``read_metadata``'s table (``label``; ``gender`` and ``speaker`` when present).
-    out_dir : str or path, optional
-        Where ``eda_<table>.csv`` (and PNG bar charts with matplotlib) are written.
-
-    Returns
-    -------
-    baved.EDAReport
-        Tables ``"label"`` (every emotion of ``EMOTIONS``, 0 when absent), ``"gender"``,
-        ``"label_by_gender"``, ``"speaker"``.
-    """
-    return baved.eda(df, label_col="label", label_names=EMOTIONS, gender_col="gender",
-                     speaker_col="speaker", out_dir=out_dir)

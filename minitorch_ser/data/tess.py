@@ -29,7 +29,7 @@ import re
 
 import pandas as pd
 
-from . import baved, corpora
+from . import corpora
 
 CORPUS = "TESS"
 EMOTIONS = ("angry", "disgust", "fear", "happy", "neutral", "ps", "sad")
@@ -128,24 +128,3 @@ def read_metadata(root, errors: str = "raise") -> pd.DataFrame:
     """
     return corpora.read_named_files(root, parse_name, corpus=CORPUS, convention=CONVENTION,
                                     how_to_get=HOW_TO_GET, columns=COLUMNS, errors=errors)
-
-
-def eda(df: pd.DataFrame, out_dir=None) -> baved.EDAReport:
-    """Clips per emotion, per gender, per emotion and gender and per speaker (``baved.eda``).
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        ``read_metadata``'s table (``label``; ``gender``, ``speaker``, ``age`` when present).
-    out_dir : str or path, optional
-        Where ``eda_<table>.csv`` (and PNG bar charts with matplotlib) are written.
-
-    Returns
-    -------
-    baved.EDAReport
-        Tables ``"label"`` (every emotion of ``EMOTIONS``), ``"gender"``, ``"label_by_gender"``,
-        ``"speaker"`` (with each speaker's gender and age) and ``"word"`` (clips per word and
-        emotion: 2 everywhere in the full corpus, one per speaker).
-    """
-    return baved.eda(df, label_col="label", label_names=EMOTIONS, gender_col="gender",
-                     speaker_col="speaker", out_dir=out_dir)
