@@ -435,18 +435,23 @@ def check_twin(model, batch: int = 2, seed: int = 0, atol: float = 1e-4) -> Twin
         Both parameter counts, the state entries loaded and the largest absolute difference.
     """
     model.eval()
-    twin = twin_of(model).eval()
     c = model.config
     shape = (batch, c.get("in_channels", 1), c["n_mels"], c["n_frames"])
     x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    return _compare(model, twin_of(model), x, len(model.state_dict()), atol)
+
+
+def _compare(model, twin, x: np.ndarray, loaded: int, atol: float) -> TwinCheck:
+    """Both models in eval mode on ``x : (B, C, F, T)``: the ``TwinCheck`` of their logits."""
+    twin.eval()
     with no_grad():
-        ours = model(Tensor(x)).data
+        ours = model.eval()(Tensor(x)).data
     with torch.no_grad():
         theirs = twin(torch.from_numpy(x)).numpy()
+    c = model.config
     label = type(model).__name__ + (f"({c['attention']})" if "attention" in c else "")
-    return TwinCheck(label, parameter_count(model), parameter_count(twin),
-                     len(model.state_dict()), float(np.abs(ours).max()),
-                     float(np.abs(ours - theirs).max()), atol)
+    return TwinCheck(label, parameter_count(model), parameter_count(twin), loaded,
+                     float(np.abs(ours).max()), float(np.abs(ours - theirs).max()), atol)
 
 
 def check_export(model, batch: int = 2, seed: int = 0, atol: float = 1e-4) -> TwinCheck:
@@ -495,15 +500,8 @@ def check_export(model, batch: int = 2, seed: int = 0, atol: float = 1e-4) -> Tw
         done = export(ckpt, Path(tmp) / "model.safetensors")
         twin = twin_of(model, weights=False)
         twin.load_state_dict(load_file(done["path"]), strict=True)
-    twin.eval()
     x = rng.standard_normal((batch, *shape)).astype(np.float32)
-    with no_grad():
-        ours = model(Tensor(x)).data
-    with torch.no_grad():
-        theirs = twin(torch.from_numpy(x)).numpy()
-    label = type(model).__name__ + (f"({c['attention']})" if "attention" in c else "")
-    return TwinCheck(label, parameter_count(model), parameter_count(twin), done["tensors"],
-                     float(np.abs(ours).max()), float(np.abs(ours - theirs).max()), atol)
+    return _compare(model, twin, x, done["tensors"], atol)
 
 
 def main(argv=None) -> int:
