@@ -171,18 +171,13 @@ def prepare(paths, labels, split: dict, config: FeatureConfig, *, copies: float 
         for part in (train, val, test):     # speakers: each set's own rows, as in memory
             who = np.asarray(speakers)[part.source_index] if normalize == "speaker" else None
             part.X = NormalizedRows(part.X, normalize, standardizer, who)
-    elif normalize == "global":
-        standardizer = Standardizer().fit(train.X)            # per channel and mel bin
-        train.X = standardizer.transform(train.X, copy=False)
-        val.X = standardizer.transform(val.X)
-        test.X = standardizer.transform(test.X)
-    elif normalize == "utterance":
-        for part in (train, val, test):
-            part.X = features.normalize_utterances(part.X)
-    else:  # each set's speakers from their own rows: no statistic crosses a set
-        speakers = np.asarray(speakers)
-        for part in (train, val, test):
-            part.X = features.normalize_speakers(part.X, speakers[part.source_index])
+    else:
+        if normalize == "global":
+            standardizer = Standardizer().fit(train.X)        # per channel and mel bin
+        for part in (train, val, test):     # speakers: each set's own rows, no cross-set stats
+            who = np.asarray(speakers)[part.source_index] if normalize == "speaker" else None
+            part.X = features.normalize(part.X, normalize, standardizer, who,
+                                        copy=part is not train)
     return train, val, test, standardizer
 
 
@@ -374,12 +369,8 @@ def test_on_corpus(model, df: pd.DataFrame, class_names, config: FeatureConfig, 
         raise ValueError("no clip of the test corpus could be read")
     kept = df.iloc[ex.kept].reset_index(drop=True)
     y = np.array([class_names.index(v) for v in kept["label"]], dtype=np.int64)
-    if normalize == "global":
-        X = standardizer.transform(ex.X)
-    elif normalize == "utterance":
-        X = features.normalize_utterances(ex.X)
-    else:
-        X = features.normalize_speakers(ex.X, kept["speaker"].astype(str).to_numpy())
+    X = features.normalize(ex.X, normalize, standardizer,
+                           kept["speaker"].astype(str).to_numpy())
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = evaluate(model, X, y)

@@ -460,11 +460,8 @@ class Predictor:
         ValueError
             ``X`` not 4-D (from the normalization functions).
         """
-        if self.normalize == "global":
-            return self.standardizer.transform(X, copy=True)
-        if self.normalize == "utterance":
-            return feat.normalize_utterances(X)
-        return feat.normalize_speakers(X, np.zeros(len(X), np.int64))   # all rows one speaker
+        # "speaker": every row one speaker (module docstring)
+        return feat.normalize(X, self.normalize, self.standardizer, np.zeros(len(X), np.int64))
 
     def predict_logmel(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (N, K) of log-mel features (N, C, F, T) before normalization.

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,6 +68,7 @@ from ..data.progress import Progress
 from ..nn import functional as F
 from ..optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
 from ..optim.lr_scheduler import ExponentialDecay, ReduceLROnPlateau
+from . import metrics as M
 from .checkpoint import class_path, load_checkpoint, save_checkpoint
 
 
@@ -397,18 +397,15 @@ def evaluate(model, X: np.ndarray, y: np.ndarray, batch_size: int = 64) -> EvalR
 
 def unweighted_recall(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """UA: the mean over the classes present in ``y_true`` of their recall,
-    ``(1/K') sum_c #{y = c, pred = c} / #{y = c}`` (0.0 for no clip).
+    ``(1/K') sum_c #{y = c, pred = c} / #{y = c}`` (``metrics``' definition; 0.0 for no clip).
 
     Parameters
     ----------
     y_true, y_pred : (N,) int
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if len(y_true) == 0:
         return 0.0
-    classes, index = np.unique(y_true, return_inverse=True)
-    hits = np.bincount(index, weights=(y_true == y_pred), minlength=len(classes))
-    return float(np.mean(hits / np.bincount(index, minlength=len(classes))))
+    return M.metrics_from_confusion(M.confusion_matrix(y_true, y_pred))["ua"]
 
 
 def class_weight_vector(y_train, n_classes: int, mode: str = "balanced") -> np.ndarray | None:

@@ -819,3 +819,45 @@ def normalize_speakers(X: np.ndarray, speakers, eps: float = 1e-6) -> np.ndarray
         rows = np.flatnonzero(speakers == s)
         out[rows] = Standardizer(eps=eps).fit(X[rows]).transform(X[rows])
     return out
+
+
+def normalize(X: np.ndarray, mode: str, standardizer=None, speakers=None,
+              copy: bool = True) -> np.ndarray:
+    """Features normalized the way ``mode`` names (one of ``NORMALIZATIONS``).
+
+    - ``"global"``: ``standardizer.transform(X)``, the training rows' per-bin statistics;
+    - ``"utterance"``: ``normalize_utterances(X)``, every clip by its own statistics;
+    - ``"speaker"``: ``normalize_speakers(X, speakers)``, every speaker by its own rows'.
+
+    Parameters
+    ----------
+    X : (N, C, F, T) float
+    mode : {"global", "utterance", "speaker"}
+    standardizer : Standardizer or None
+        Fitted; required by ``"global"``.
+    speakers : (N,) array-like or None
+        Speaker of every row; required by ``"speaker"``.
+    copy : bool
+        ``"global"`` only: False transforms a float32 ``X`` in place (the other modes always
+        return a new array).
+
+    Returns
+    -------
+    (N, C, F, T) float32
+
+    Raises
+    ------
+    ValueError
+        An unknown ``mode``, a missing ``standardizer`` or ``speakers``, ``X`` not 4-D.
+    """
+    if mode == "global":
+        if standardizer is None:
+            raise ValueError("normalize='global' needs the fitted training Standardizer")
+        return standardizer.transform(X, copy=copy)
+    if mode == "utterance":
+        return normalize_utterances(X)
+    if mode == "speaker":
+        if speakers is None:
+            raise ValueError("normalize='speaker' needs the speaker of every row (speakers=)")
+        return normalize_speakers(X, speakers)
+    raise ValueError(f"normalize={mode!r} must be one of {NORMALIZATIONS}")
