@@ -59,7 +59,6 @@ import sys
 import time
 from pathlib import Path
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 import side_by_side as peers

@@ -31,7 +31,6 @@ import statistics
 import time
 from pathlib import Path
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 import scipy
 

@@ -38,7 +38,6 @@ import os
 import time
 import tracemalloc
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 from minitorch_ser.nn import functional as F

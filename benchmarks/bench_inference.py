@@ -41,7 +41,6 @@ import pstats
 import tempfile
 import time
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 import soundfile as sf
 

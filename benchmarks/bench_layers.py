@@ -66,7 +66,6 @@ import tracemalloc
 from dataclasses import dataclass
 from typing import Callable
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 from minitorch_ser import Tensor

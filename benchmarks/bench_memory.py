@@ -54,7 +54,6 @@ import sys
 import tempfile
 import time
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 import side_by_side as peers

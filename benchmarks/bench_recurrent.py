@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 from minitorch_ser.nn.recurrent import GRU, LSTM

@@ -19,10 +19,10 @@ import importlib
 import importlib.metadata
 import os
 import platform
+import re
 import time
 from typing import Callable
 
-from minitorch_ser import blas  # before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 #: PyTorch runs on as many threads as OpenBLAS uses by default on the 2-core machines the
@@ -94,6 +94,38 @@ def _blas() -> str:
     return f"{name}, {threads or 'default'} threads"
 
 
+def openblas_kernel() -> str:
+    """The kernel set NumPy's OpenBLAS runs (``openblas_get_corename``, under the prefixed
+    names of NumPy's wheels), e.g. ``"SkylakeX"`` (AVX-512) or ``"Haswell"`` (AVX2), and
+    whether ``OPENBLAS_CORETYPE`` chose it; ``"unknown"`` where the library cannot be asked
+    (not OpenBLAS, not Linux). OpenBLAS picks the set for the CPU when it loads unless that
+    variable names one."""
+    import ctypes
+    core = None
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as f:
+            paths = sorted(set(re.findall(r"(/\S*openblas\S*\.so\S*)", f.read())))
+    except OSError:
+        paths = []
+    for path in paths:
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename",
+                     "openblas_get_corename64_", "openblas_get_corename"):
+            function = getattr(library, name, None)
+            if function is not None:
+                function.restype = ctypes.c_char_p
+                core = function().decode()
+                break
+        if core:
+            break
+    chosen = os.environ.get("OPENBLAS_CORETYPE")
+    return (f"OpenBLAS kernel {core or 'unknown'}"
+            + (f" (OPENBLAS_CORETYPE={chosen})" if chosen else " (OpenBLAS's own choice)"))
+
+
 def machine_line(torch=None) -> str:
     """One line: CPU, cores, Python, NumPy and its BLAS threads, PyTorch and its threads,
     librosa, and the load average (other processes share the cores)."""
@@ -104,7 +136,7 @@ def machine_line(torch=None) -> str:
     load = " ".join(f"{v:.2f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     return (f"machine: {_cpu_model()}, {os.cpu_count()} cores ({usable} usable), "
             f"Python {platform.python_version()}; numpy {np.__version__} ({_blas()}; "
-            f"{blas.describe()}); "
+            f"{openblas_kernel()}); "
             f"torch {torch_text}; librosa {_version('librosa')}; load average {load}")
 
 

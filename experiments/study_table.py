@@ -23,7 +23,6 @@ import json
 import sys
 from pathlib import Path
 
-import minitorch_ser  # noqa: F401  before NumPy: picks OpenBLAS's kernels (minitorch_ser/blas.py)
 import numpy as np
 
 from minitorch_ser.app import metrics as M

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import importlib
 
-from . import blas
-
-blas.configure()  # before anything imports NumPy: picks OpenBLAS's kernels (see blas.py)
-
-from .autograd.function import Function  # noqa: E402 (after configure, on purpose)
+from .autograd.function import Function
 from .autograd.gradcheck import gradcheck
 from .autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
 from .autograd.ops import cat, concat, dropout, pad, split, stack, where

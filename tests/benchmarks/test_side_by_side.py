@@ -72,3 +72,18 @@ def test_bench_crnn_without_torch_prints_ours_and_how_to_add_the_peer(tmp_path):
                          "--batch", "1")
     assert "peer missing: PyTorch is not installed" in out
     assert "Figure 9 CNN+LSTM+MHA reg." in out and "PyTorch twin" not in out
+
+
+def test_the_machine_line_names_the_openblas_kernel_and_who_chose_it():
+    """A fresh process with OPENBLAS_CORETYPE=Haswell runs (and reports) the Haswell set."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import side_by_side as p; "
+            "print(p.openblas_kernel())")
+    env = {**os.environ, "OPENBLAS_CORETYPE": "Haswell"}
+    out = subprocess.run([sys.executable, "-c", code, str(BENCHMARKS)], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out in ("OpenBLAS kernel Haswell (OPENBLAS_CORETYPE=Haswell)",
+                   "OpenBLAS kernel unknown (OPENBLAS_CORETYPE=Haswell)")  # not OpenBLAS
+    env.pop("OPENBLAS_CORETYPE")
+    out = subprocess.run([sys.executable, "-c", code, str(BENCHMARKS)], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out.endswith("(OpenBLAS's own choice)")
