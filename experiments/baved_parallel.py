@@ -323,14 +323,9 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
                 "session_seconds": time.perf_counter() - t0})
             if test_df is not None:     # the same model on every clip of the other corpus
                 cross = test_on_corpus(
-                    model, test_df, class_names, cfg.features,
-                    run_dir / f"cross_{cfg.data.test_dataset}", normalize=cfg.data.normalize,
-                    standardizer=standardizer, cache_dir=cfg.data.cache_dir,
-                    extra={"corpus": cfg.data.test_dataset,
-                           "label_map": crosscorpus.describe(cfg.data.label_map)})
-                metrics["cross"] = {k: cross[k] for k in ("ua", "wa", "macro_f1", "ci95", "n")}
-                metrics["cross"]["corpus"] = cfg.data.test_dataset
-                (run_dir / "metrics.json").write_text(M.to_json(metrics))  # beside in-corpus
+                    model, test_df, class_names, cfg.features, run_dir, cfg.data.test_dataset,
+                    cfg.data.label_map, normalize=cfg.data.normalize, standardizer=standardizer,
+                    cache_dir=cfg.data.cache_dir, run_metrics=metrics)
                 print(f"cross-corpus test on {cfg.data.test_dataset} ({cross['n']} clips): UA "
                       f"{cross['ua']:.4f}, WA {cross['wa']:.4f}, macro F1 "
                       f"{cross['macro_f1']:.4f}")

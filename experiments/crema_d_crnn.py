@@ -328,14 +328,10 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
         "n_train": len(train), "n_train_augmented": int(train.augmented.sum()),
         "n_val": len(val), "n_test": len(test), "session_seconds": time.perf_counter() - t0})
     if test_df is not None:             # the same model on every clip of the other corpus
-        cross = test_on_corpus(net, test_df, class_names, cfg.features,
-                               out / f"cross_{cfg.data.test_dataset}", normalize=d.normalize,
+        cross = test_on_corpus(net, test_df, class_names, cfg.features, out,
+                               cfg.data.test_dataset, d.label_map, normalize=d.normalize,
                                standardizer=standardizer, cache_dir=d.cache_dir,
-                               extra={"corpus": cfg.data.test_dataset,
-                                      "label_map": crosscorpus.describe(d.label_map)})
-        metrics["cross"] = {k: cross[k] for k in ("ua", "wa", "macro_f1", "ci95", "n")}
-        metrics["cross"]["corpus"] = cfg.data.test_dataset
-        (out / "metrics.json").write_text(M.to_json(metrics))    # beside the in-corpus test
+                               run_metrics=metrics)
         print(f"cross-corpus test on {cfg.data.test_dataset} ({cross['n']} clips): UA "
               f"{cross['ua']:.4f}, WA {cross['wa']:.4f}, macro F1 {cross['macro_f1']:.4f}")
     per_class = write_per_class_accuracy(out, class_names)

@@ -228,28 +228,29 @@ def test_and_report(model, test, class_names, result: FitResult, out_dir, paths,
     """
     class_names = [str(c) for c in class_names]
     test_eval = evaluate(model, test.X, test.y)
-    report = write_reports(out_dir, test.y, test_eval, class_names, result.history,
-                           paths=[paths[i] for i in test.source_index])
-    # 95 % percentile-bootstrap intervals over the test clips (1,000 resamples, seed 0)
-    report["ci95"] = M.bootstrap_ci(test.y, test_eval.predictions, n_classes=len(class_names))
-    ci = report["ci95"]
-    with open(Path(out_dir) / "report.txt", "a") as f:
-        f.write("95% bootstrap intervals (1000 resamples of the test clips): "
-                + ", ".join(f"{name} [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
-                            for key, name in (("ua", "UA"), ("wa", "WA"),
-                                              ("macro_f1", "macro F1"))) + "\n")
-    report.update({
-        "test_loss": test_eval.loss, "best_epoch": result.best_epoch,
-        "best_val_loss": result.best_val_loss,
-        "best_val_accuracy": next((r["val_acc"] for r in result.history
-                                   if r["epoch"] == result.best_epoch), None),
-        "best_val_ua": next((r.get("val_ua") for r in result.history
-                             if r["epoch"] == result.best_epoch), None),
+    best = next((r for r in result.history if r["epoch"] == result.best_epoch), {})
+    return _test_reports(out_dir, test.y, test_eval, class_names, result.history,
+                         [paths[i] for i in test.source_index], {
+        "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+        "best_val_accuracy": best.get("val_acc"), "best_val_ua": best.get("val_ua"),
         "epochs_run": len(result.history), "stopped_early": result.stopped_early,
         # training wall time over every epoch, also those of a run this one resumed
         "train_seconds": float(sum(row["seconds"] for row in result.history)),
         **(extra or {}),
     })
+
+
+def _test_reports(out_dir, y, evaluation, class_names, history, paths, extra: dict) -> dict:
+    """``write_reports``, the 95 % percentile-bootstrap intervals over the test clips (1,000
+    resamples, seed 0; appended to report.txt), ``extra``, and metrics.json; returns it."""
+    report = write_reports(out_dir, y, evaluation, class_names, history, paths=paths)
+    report["ci95"] = ci = M.bootstrap_ci(y, evaluation.predictions, n_classes=len(class_names))
+    with open(Path(out_dir) / "report.txt", "a") as f:
+        f.write("95% bootstrap intervals (1000 resamples of the test clips): "
+                + ", ".join(f"{name} [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
+                            for key, name in (("ua", "UA"), ("wa", "WA"),
+                                              ("macro_f1", "macro F1"))) + "\n")
+    report.update({"test_loss": evaluation.loss, **extra})
     (Path(out_dir) / "metrics.json").write_text(M.to_json(report))
     return report
 
@@ -315,16 +316,20 @@ def write_reports(out_dir, y_true, test_eval, class_names, history, paths=None) 
     return report
 
 
-def test_on_corpus(model, df: pd.DataFrame, class_names, config: FeatureConfig, out_dir, *,
-                   normalize: str = "global", standardizer=None, cache_dir=None,
-                   progress: bool = True, extra: dict | None = None) -> dict:
+def test_on_corpus(model, df: pd.DataFrame, class_names, config: FeatureConfig, run_dir,
+                   corpus: str, label_map="four", *, normalize: str = "global",
+                   standardizer=None, cache_dir=None, run_metrics: dict | None = None,
+                   progress: bool = True) -> dict:
     """Test a trained model on every clip of another corpus (cross-corpus evaluation).
 
-    The clips' features are computed as in training and normalized the training's way:
-    "global" with the training ``standardizer``, "utterance" per clip, "speaker" with each
-    test speaker's own clips (transductive, as in training). The reports are those of the
-    in-corpus test (``write_reports``): report.txt, confusion_matrix.csv, predictions.csv and
-    metrics.json with UA, WA, macro F1 and their 95 % bootstrap intervals, into ``out_dir``.
+    The clips' features are computed as in training and normalized the training's way
+    (``features.normalize``: "global" with the training ``standardizer``, "utterance" per
+    clip, "speaker" with each test speaker's own clips, transductive as in training). The
+    reports are those of the in-corpus test (report.txt, confusion_matrix.csv,
+    predictions.csv, metrics.json with UA, WA, macro F1 and their 95 % bootstrap intervals),
+    written into ``run_dir/cross_<corpus>``; with ``run_metrics`` (the in-corpus test's
+    metrics), the cross-corpus figures are added to it under ``"cross"`` and the run's
+    metrics.json is written again with them.
 
     Parameters
     ----------
@@ -337,21 +342,24 @@ def test_on_corpus(model, df: pd.DataFrame, class_names, config: FeatureConfig, 
         The shared classes, in the model's output order.
     config : FeatureConfig
         The training's feature parameters.
-    out_dir : path
-        Folder of the reports (created).
+    run_dir : path
+        The run folder.
+    corpus : str
+        The other corpus's name; ``label_map`` the map used (``crosscorpus``).
     normalize : {"global", "utterance", "speaker"}
     standardizer : Standardizer or None
         The training statistics, for ``normalize="global"``.
     cache_dir : path or None
         Feature cache.
+    run_metrics : dict or None
+        The in-corpus metrics of the run (changed in place, see above).
     progress : bool
-    extra : dict or None
-        More fields for metrics.json (the corpus, the map).
 
     Returns
     -------
     dict
-        The metrics (``metrics.classification_metrics`` plus ``ci95``, ``test_loss``, ``n``).
+        The cross-corpus metrics (``metrics.classification_metrics`` plus ``ci95``,
+        ``test_loss``, ``n_unreadable``, ``corpus``, ``label_map``).
 
     Raises
     ------
@@ -371,13 +379,16 @@ def test_on_corpus(model, df: pd.DataFrame, class_names, config: FeatureConfig, 
     y = np.array([class_names.index(v) for v in kept["label"]], dtype=np.int64)
     X = features.normalize(ex.X, normalize, standardizer,
                            kept["speaker"].astype(str).to_numpy())
-    out_dir = Path(out_dir)
+    out_dir = Path(run_dir) / f"cross_{corpus}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = evaluate(model, X, y)
-    report = write_reports(out_dir, y, result, class_names, [], paths=kept["path"].tolist())
-    report["ci95"] = M.bootstrap_ci(y, result.predictions, n_classes=len(class_names))
-    report.update({"test_loss": result.loss, "n_unreadable": len(ex.failed), **(extra or {})})
-    (out_dir / "metrics.json").write_text(M.to_json(report))
+    report = _test_reports(out_dir, y, evaluate(model, X, y), class_names, [],
+                           kept["path"].tolist(),
+                           {"n_unreadable": len(ex.failed), "corpus": corpus,
+                            "label_map": crosscorpus.describe(label_map)})
+    if run_metrics is not None:
+        run_metrics["cross"] = {k: report[k] for k in ("ua", "wa", "macro_f1", "ci95", "n",
+                                                      "corpus")}
+        (Path(run_dir) / "metrics.json").write_text(M.to_json(run_metrics))
     return report
 
 
