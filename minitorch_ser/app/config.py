@@ -429,7 +429,7 @@ def apply_recipe(cfg: ExperimentConfig, argv) -> list[str]:
     return apply_defaults(cfg, HONEST_RECIPE, argv) if honest else []
 
 
-def apply_defaults(cfg: ExperimentConfig, demo: dict, argv) -> list[str]:
+def apply_defaults(cfg: ExperimentConfig, settings: dict, argv) -> list[str]:
     """Apply other defaults (the demo's smaller settings, the honest recipe) to the options
     not on the command line.
 
@@ -437,7 +437,7 @@ def apply_defaults(cfg: ExperimentConfig, demo: dict, argv) -> list[str]:
     ----------
     cfg : ExperimentConfig
         Changed in place.
-    demo : dict
+    settings : dict
         ``{"train.epochs": 6, "augment.copies": 1, ...}``.
     argv : list of str
         The command line, to leave what the user typed alone.
@@ -449,7 +449,7 @@ def apply_defaults(cfg: ExperimentConfig, demo: dict, argv) -> list[str]:
     """
     typed = explicit_options(argv)
     shown = []
-    for key, value in demo.items():
+    for key, value in settings.items():
         section, name = key.split(".")
         option = OPTION_NAMES.get((section, name), name.replace("_", "-"))
         if option in typed:
