@@ -19,6 +19,7 @@ Dataset specifics (how paths and labels are read, which split) stay in the scrip
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -242,7 +243,8 @@ def test_and_report(model, test, class_names, result: FitResult, out_dir, paths,
 
 def _test_reports(out_dir, y, evaluation, class_names, history, paths, extra: dict) -> dict:
     """``write_reports``, the 95 % percentile-bootstrap intervals over the test clips (1,000
-    resamples, seed 0; appended to report.txt), ``extra``, and metrics.json; returns it."""
+    resamples, seed 0; appended to report.txt), ``extra``, and metrics.json; returns it.
+    Warns (``UserWarning``) when a class of the test set is never predicted."""
     report = write_reports(out_dir, y, evaluation, class_names, history, paths=paths)
     report["ci95"] = ci = M.bootstrap_ci(y, evaluation.predictions, n_classes=len(class_names))
     with open(Path(out_dir) / "report.txt", "a") as f:
@@ -250,6 +252,10 @@ def _test_reports(out_dir, y, evaluation, class_names, history, paths, extra: di
                 + ", ".join(f"{name} [{ci[key][0]:.4f}, {ci[key][1]:.4f}]"
                             for key, name in (("ua", "UA"), ("wa", "WA"),
                                               ("macro_f1", "macro F1"))) + "\n")
+    if report["never_predicted"]:
+        warnings.warn(f"no test clip is predicted as {', '.join(report['never_predicted'])}: "
+                      f"the predictions collapsed onto fewer classes (see "
+                      f"{Path(out_dir) / 'report.txt'})", stacklevel=2)
     report.update({"test_loss": evaluation.loss, **extra})
     (Path(out_dir) / "metrics.json").write_text(M.to_json(report))
     return report

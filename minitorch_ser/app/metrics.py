@@ -190,8 +190,9 @@ def metrics_from_confusion(cm, class_names=None) -> dict:
     -------
     dict
         As ``classification_metrics``: ``accuracy``, ``macro_*``, ``weighted_*``, ``n``,
-        ``ua``, ``wa``, ``per_class``, ``absent_classes``, ``confusion_matrix``,
-        ``class_names``.
+        ``ua``, ``wa``, ``per_class``, ``absent_classes``, ``never_predicted`` (classes in
+        ``y_true`` that no clip is predicted as: the sign of predictions collapsing onto
+        fewer classes), ``confusion_matrix``, ``class_names``.
 
     Raises
     ------
@@ -226,6 +227,9 @@ def metrics_from_confusion(cm, class_names=None) -> dict:
                                "support": int(support[c])}
                         for c, name in enumerate(names)}
     out["absent_classes"] = [name for c, name in enumerate(names) if not present[c]]
+    predicted = cm.sum(axis=0) > 0
+    out["never_predicted"] = [name for c, name in enumerate(names)
+                              if present[c] and not predicted[c]]
     out["confusion_matrix"] = cm.tolist()
     out["class_names"] = names
     return out
@@ -261,6 +265,7 @@ def classification_metrics(y_true, y_pred, n_classes: int | None = None,
         ``accuracy``); the macro figures average over the classes present in
         ``y_true`` (0.0 when none is); ``absent_classes``: names of the classes with no clip
         in ``y_true``, excluded from the macro averages (their per-class figures are 0.0);
+        ``never_predicted``: names of classes in ``y_true`` that no clip is predicted as;
         ``per_class``: {name: {precision, recall, f1, accuracy, support}};
         ``confusion_matrix``: K lists of K ints; ``class_names``.
 
@@ -316,7 +321,9 @@ def classification_report(y_true, y_pred, target_names=None, n_classes: int | No
             weighted avg    0.7000    0.6667    0.6753         9
 
         A class without clips in ``y_true`` keeps its row (support 0) and is named on a last
-        line, ``not in the test set (excluded from macro averages): name, ...``.
+        line, ``not in the test set (excluded from macro averages): name, ...``; classes of
+        ``y_true`` that no clip is predicted as are named on a line ``never predicted
+        (predictions collapsed onto k of K' classes): name, ...``.
     """
     r = classification_metrics(y_true, y_pred, n_classes, target_names)
     names = r["class_names"]
@@ -346,6 +353,11 @@ def classification_report(y_true, y_pred, target_names=None, n_classes: int | No
     if r["absent_classes"]:
         lines += ["", "not in the test set (excluded from macro averages): "
                   + ", ".join(r["absent_classes"])]
+    if r["never_predicted"]:
+        lines += ["", "never predicted (predictions collapsed onto "
+                  f"{len(names) - len(r['never_predicted']) - len(r['absent_classes'])} of "
+                  f"{len(names) - len(r['absent_classes'])} classes): "
+                  + ", ".join(r["never_predicted"])]
     return "\n".join(lines) + "\n"
 
 

@@ -33,3 +33,25 @@ def test_reports_name_the_class_missing_from_the_test_set(tmp_path):
                       parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))
     assert body["test_loss"] is None and body["non_finite_fields"] == ["test_loss"]
     assert body["absent_classes"] == ["sad"]
+
+
+def test_collapsed_predictions_are_named_in_the_metrics_the_report_and_a_warning(tmp_path):
+    from minitorch_ser.app.experiment import _test_reports
+    names = ["ang", "hap", "sad", "neu"]
+    y_true = np.array([0, 0, 1, 1, 2, 2])               # neu absent from the test set
+    y_pred = np.array([0, 1, 1, 1, 1, 0])               # sad never predicted
+    test_eval = EvalResult(loss=0.5, accuracy=0.5, predictions=y_pred,
+                           probabilities=np.eye(4, dtype=np.float32)[y_pred])
+    assert metrics.classification_metrics(y_true, y_pred, 4, names)["never_predicted"] == ["sad"]
+    with pytest.warns(UserWarning, match="no test clip is predicted as sad"):
+        report = _test_reports(tmp_path, y_true, test_eval, names, [], None, {})
+    assert report["never_predicted"] == ["sad"] and report["absent_classes"] == ["neu"]
+    text = (tmp_path / "report.txt").read_text()
+    assert "never predicted (predictions collapsed onto 2 of 3 classes): sad\n" in text
+    assert json.loads((tmp_path / "metrics.json").read_text())["never_predicted"] == ["sad"]
+
+
+def test_no_collapse_line_when_every_present_class_is_predicted():
+    y_true, y_pred = np.array([0, 1, 2, 2]), np.array([0, 1, 2, 1])
+    assert metrics.classification_metrics(y_true, y_pred, 3)["never_predicted"] == []
+    assert "never predicted" not in metrics.classification_report(y_true, y_pred, n_classes=3)
