@@ -96,6 +96,8 @@ def parse(argv=None) -> tuple[ExperimentConfig, list]:
                      description=__doc__.split("\n")[0], epilog=__doc__.split("Commands::")[1],
                      skip=SECOND_PAPER_AUGMENTATION, several=("lr",))
     ns = p.parse_args(argv)
+    if ns.__dict__.get("data.data") and ns.__dict__.get("data.manifest"):
+        p.error("--data and --manifest exclude each other")
     lrs = getattr(ns, "train.lr")
     lrs = lrs if isinstance(lrs, list) else [lrs]
     try:

@@ -137,6 +137,13 @@ def test_a_missing_manifest_is_one_error_line_and_exit_2(script, tmp_path, capsy
     assert capsys.readouterr().err == f"error: manifest {absent!r} does not exist\n"
 
 
+def test_data_and_manifest_together_are_refused(script, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        script.parse(["--data", str(tmp_path), "--manifest", str(tmp_path / "m.csv")])
+    assert stop.value.code == 2
+    assert "--data and --manifest exclude each other" in capsys.readouterr().err
+
+
 def test_a_folder_without_baved_clips_is_one_error_line_and_exit_2(script, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     rc = script.main(["--data", str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
