@@ -53,7 +53,8 @@ from minitorch_ser.app.experiment import (cross_corpus_data, load_corpus, prepar
                                           test_and_report, test_on_corpus, write_split)
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingDiverged, TrainingRun,
                                         batch_loss, class_weight_vector, clip_gradients,
-                                        evaluate, make_optimizer, make_scheduler)
+                                        evaluate, make_averaged, make_optimizer,
+                                        make_scheduler)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.autograd.tensor import Tensor, no_grad
@@ -359,7 +360,8 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, run_dir: Path
     masks = (SpecAugment(cfg.augment.freq_masks, cfg.augment.freq_mask_width,
                          cfg.augment.time_masks, cfg.augment.time_mask_width)
              if cfg.augment.spec_augment else None)      # fresh masks on every batch
-    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, cfg.train, meta)
+    averaged = make_averaged(model, cfg.train)           # weight average (--ema-decay) or None
+    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, cfg.train, meta, averaged)
     first = run.resume(cfg.seed) if cfg.resume else run.start(cfg.seed)
     for epoch in range(first, cfg.train.epochs + 1):
         if run.should_stop():                            # early stopping on cfg.train.monitor
@@ -376,10 +378,12 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, run_dir: Path
             run.check_gradients(epoch, i)
             clip_gradients(model, cfg.train)
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             if cfg.train.scheduler == "exponential":    # a per-batch decay
                 scheduler.step()
             meter.update(loss.item(), logits, yb)
-        val_result = evaluate(model, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
+        val_result = evaluate(run.evaluated, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
         lr = optimizer.param_groups[0]["lr"]
         if cfg.train.scheduler == "plateau":
             scheduler.step(val_result.loss)

@@ -52,12 +52,13 @@ from minitorch_ser.app import metrics as M
 from minitorch_ser.app import runs
 from minitorch_ser.app.config import (AugmentConfig, DataConfig, ExperimentConfig,
                                       apply_defaults, apply_recipe, build_parser, from_namespace,
-                                      model_options, to_dict)
+                                      model_options, recipe_line, to_dict)
 from minitorch_ser.app.experiment import (cross_corpus_data, load_corpus, prepare,
                                           test_and_report, test_on_corpus, write_split)
 from minitorch_ser.app.training import (EpochMeter, TrainConfig, TrainingRun, batch_loss,
                                         class_weight_vector, clip_gradients, evaluate,
-                                        make_optimizer, make_scheduler, regularization_loss)
+                                        make_averaged, make_optimizer, make_scheduler,
+                                        regularization_loss)
 from minitorch_ser.autograd import random as mt_random
 from minitorch_ser.autograd.allocator import keep_freed_memory
 from minitorch_ser.autograd.tensor import Tensor, no_grad
@@ -300,10 +301,11 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
                            n_time_masks=a.time_masks, T=a.time_mask_width)
     (out / "config.json").write_text(json.dumps(
         {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
-         "class_names": class_names}, indent=2))
+         "recipe": recipe_line(cfg), "class_names": class_names}, indent=2))
     write_split(out, split, df)
     print(f"\n=== {name} | model {cfg.model.name} (Figure {PAPER[cfg.model.name]['figure']}) | "
           f"{protocol} -> {out}")
+    print(f"recipe: {recipe_line(cfg)}")
     state["run_dir"] = out
 
     # features; oversampling and augmented copies of training clips only; training statistics
@@ -378,7 +380,8 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, out: Path, me
     masks = (SpecAugment(cfg.augment.freq_masks, cfg.augment.freq_mask_width,
                          cfg.augment.time_masks, cfg.augment.time_mask_width)
              if cfg.augment.spec_augment else None)      # fresh masks on every batch
-    run = TrainingRun(out, net, optimizer, scheduler, loader, cfg.train, meta)
+    averaged = make_averaged(net, cfg.train)             # weight average (--ema-decay) or None
+    run = TrainingRun(out, net, optimizer, scheduler, loader, cfg.train, meta, averaged)
     print(f"train {len(train)} rows ({int(train.augmented.sum())} augmented copies), "
           f"val {len(val)}; input {train.X.shape[1:]}; "
           f"{sum(p.size for p in net.parameters()):,} parameters")
@@ -401,10 +404,12 @@ def train_model(cfg: ExperimentConfig, train, val, n_classes: int, out: Path, me
             run.check_gradients(epoch, i, value)
             clip_gradients(net, cfg.train)
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(net)
             if cfg.train.scheduler == "exponential":    # the paper's per-batch decay
                 scheduler.step()
             meter.update(loss.item(), logits, yb)
-        val_result = evaluate(net, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
+        val_result = evaluate(run.evaluated, val.X, val.y, batch_size=max(cfg.train.batch_size, 64))
         lr = optimizer.param_groups[0]["lr"]
         if cfg.train.scheduler == "plateau":
             scheduler.step(val_result.loss)

@@ -484,6 +484,8 @@ def recipe_line(cfg: ExperimentConfig) -> str:
         parts.append(f"weight decay {t.weight_decay:g}")
     if t.class_weights != "none":
         parts.append(f"class weights {t.class_weights}")
+    if t.ema_decay:
+        parts.append(f"weight average (EMA {t.ema_decay:g})")
     dropout = [str(v) for k, v in cfg.model.options.items() if k.endswith("dropout")]
     if dropout:
         parts.append("dropout " + "/".join(dropout))

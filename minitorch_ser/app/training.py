@@ -17,8 +17,8 @@ A script writes its own loop (``experiments/baved_parallel.py`` shows it in full
             run.check_gradients(epoch, i)
             clip_gradients(model, config)
             optimizer.step()
-            meter.update(loss.item(), logits, yb)
-        val = evaluate(model, X_val, y_val)                 # eval mode, no graph
+            meter.update(loss.item(), logits, yb)           # (averaged.update_parameters)
+        val = evaluate(run.evaluated, X_val, y_val)         # eval mode, no graph
         lr = optimizer.param_groups[0]["lr"]                # the lr this epoch trained with
         scheduler.step(val.loss)
         run.end_epoch(epoch, meter, val, lr)                # history, best.ckpt, last.ckpt
@@ -68,6 +68,7 @@ from ..data.progress import Progress
 from ..nn import functional as F
 from ..optim import SGD, Adam, clip_grad_norm_, clip_grad_value_
 from ..optim.lr_scheduler import ExponentialDecay, ReduceLROnPlateau
+from ..optim.swa_utils import AveragedModel
 from . import metrics as M
 from .checkpoint import class_path, load_checkpoint, save_checkpoint
 
@@ -165,6 +166,12 @@ class TrainConfig:
         'balanced': the loss of a class-c clip is weighted by ``N / (K n_c)`` (``n_c``
         training rows of class c out of N, K classes present), so every class weighs the
         same in total (``class_weight_vector``).
+    ema_decay : float in [0, 1)
+        Weight averaging, 0 (off) or the decay per step, e.g. 0.99.
+        Validation, selection, ``best.ckpt`` and the test then use an exponential moving
+        average of the weights (``optim.swa_utils.AveragedModel``, updated after every step
+        with this decay and the warm-up ``min(decay, (1 + n) / (10 + n))``); training updates
+        the weights themselves.
     clip_grad_norm : float > 0 or None
         Scale the gradients so their global L2 norm is at most this (after value clipping).
     clip_grad_value : float > 0 or None
@@ -196,6 +203,7 @@ class TrainConfig:
                                                                    "val_accuracy")})
     label_smoothing: float = 0.0
     class_weights: str = field(default="none", metadata={"choices": ("none", "balanced")})
+    ema_decay: float = 0.0
 
     def __post_init__(self):
         if self.epochs < 1:
@@ -216,6 +224,8 @@ class TrainConfig:
             raise ValueError(f"label_smoothing={self.label_smoothing} must be in [0, 1)")
         if self.class_weights not in ("none", "balanced"):
             raise ValueError(f"class_weights={self.class_weights!r} must be 'none' or 'balanced'")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay} must be in [0, 1) (0: no averaging)")
 
 
 @dataclass
@@ -273,6 +283,12 @@ def make_optimizer(model, config: TrainConfig):
         return Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     return SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                weight_decay=config.weight_decay)
+
+
+def make_averaged(model, config: TrainConfig):
+    """The moving average of ``model``'s weights that ``config.ema_decay`` asks for
+    (``optim.swa_utils.AveragedModel`` with warm-up), or None when it is 0."""
+    return AveragedModel(model, decay=config.ema_decay) if config.ema_decay else None
 
 
 def make_scheduler(optimizer, config: TrainConfig):
@@ -558,10 +574,16 @@ class TrainingRun:
         ``epochs``, ``patience`` and ``monitor`` (selection and early stopping), ``progress``.
     meta : dict or None
         Stored in every checkpoint (class names, features, normalization, fingerprint).
+    averaged : AveragedModel or None
+        The moving average of ``model``'s weights (``config.ema_decay``), updated by the
+        caller after each step. With it, ``evaluated`` is the average: the checkpoints'
+        ``model_state`` holds its weights (what ``best.ckpt`` serves to prediction), and
+        ``last.ckpt`` also keeps the trained weights and the update count
+        (``training_state``) so that a resume continues exactly.
     """
 
     def __init__(self, run_dir, model, optimizer, scheduler, loader, config: TrainConfig,
-                 meta: dict | None = None):
+                 meta: dict | None = None, averaged=None):
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.model, self.optimizer, self.scheduler, self.loader = model, optimizer, scheduler, loader
@@ -569,6 +591,12 @@ class TrainingRun:
         self.last_path, self.best_path = self.run_dir / "last.ckpt", self.run_dir / "best.ckpt"
         self.result, self.bad_epochs = FitResult(), 0
         self.named_params = list(model.named_parameters())
+        self.averaged = averaged
+
+    @property
+    def evaluated(self):
+        """The model to validate and save: the weight average when there is one."""
+        return self.model if self.averaged is None else self.averaged.module
 
     def start(self, seed: int) -> int:
         """A new run: seed the default generator; returns epoch 1.
@@ -597,7 +625,15 @@ class TrainingRun:
         if not self.last_path.exists():
             return self.start(seed)
         ckpt = load_checkpoint(self.last_path)
-        self.model.load_state_dict(ckpt["model_state"])
+        if (self.averaged is not None) != ("training_state" in ckpt):
+            raise ValueError(f"{self.last_path} was written {'with' if 'training_state' in ckpt else 'without'} "
+                             f"a weight average (ema_decay): resume with the same setting")
+        if self.averaged is None:
+            self.model.load_state_dict(ckpt["model_state"])
+        else:
+            self.model.load_state_dict(ckpt["training_state"]["model_state"])
+            self.averaged.module.load_state_dict(ckpt["model_state"])
+            self.averaged.n_averaged = int(ckpt["training_state"]["n_averaged"])
         self.optimizer.load_state_dict(ckpt["optimizer_state"])
         if self.scheduler is not None and ckpt["scheduler_state"] is not None:
             self.scheduler.load_state_dict(ckpt["scheduler_state"])
@@ -763,9 +799,12 @@ class TrainingRun:
 
     def checkpoint(self, epoch: int) -> dict:
         """The checkpoint payload after ``epoch`` (``checkpoint.save_checkpoint``)."""
+        extra = ({} if self.averaged is None else {"training_state": {
+            "model_state": self.model.state_dict(), "n_averaged": self.averaged.n_averaged}})
         return {
+            **extra,
             "model_class": class_path(self.model), "model_config": dict(self.model.config),
-            "model_state": self.model.state_dict(),
+            "model_state": self.evaluated.state_dict(),
             "optimizer_state": self.optimizer.state_dict(),
             "scheduler_state": (self.scheduler.state_dict() if self.scheduler is not None
                                 else None),
@@ -829,7 +868,8 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
     loader = DataLoader(X_train, y_train, batch_size=config.batch_size, shuffle=True, seed=seed)
     weight = class_weight_vector(y_train, int(max(y_train.max(), y_val.max())) + 1,
                                  config.class_weights)
-    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, config, meta)
+    averaged = make_averaged(model, config)               # None unless config.ema_decay
+    run = TrainingRun(run_dir, model, optimizer, scheduler, loader, config, meta, averaged)
     first = run.resume(seed) if resume else run.start(seed)
     for epoch in range(first, config.epochs + 1):
         if run.should_stop():
@@ -848,10 +888,12 @@ def fit(model, train: tuple, val: tuple, config: TrainConfig, run_dir, meta: dic
             run.check_gradients(epoch, i, value)
             clip_gradients(model, config)
             optimizer.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             if isinstance(scheduler, ExponentialDecay):
                 scheduler.step()
             meter.update(loss.item(), logits, yb)
-        val_result = evaluate(model, X_val, y_val, batch_size=max(config.batch_size, 64))
+        val_result = evaluate(run.evaluated, X_val, y_val, batch_size=max(config.batch_size, 64))
         lr = optimizer.param_groups[0]["lr"]
         if isinstance(scheduler, ReduceLROnPlateau):
             scheduler.step(val_result.loss)

@@ -5,7 +5,8 @@
 - ``sgd.py``: ``SGD`` (momentum, dampening, Nesterov, weight decay);
 - ``adam.py``: ``Adam`` (bias-corrected moments, L2 weight decay, AMSGrad);
 - ``clip.py``: ``clip_grad_norm_`` and ``clip_grad_value_``;
-- ``lr_scheduler.py``: ``ReduceLROnPlateau``, ``ExponentialDecay``, ``StepLR``, ``ExponentialLR``.
+- ``lr_scheduler.py``: ``ReduceLROnPlateau``, ``ExponentialDecay``, ``StepLR``, ``ExponentialLR``;
+- ``swa_utils.py``: ``AveragedModel``, an exponential moving average of a model's weights.
 
 A training step reads as in PyTorch::
 
@@ -26,5 +27,7 @@ from .adam import Adam
 from .clip import clip_grad_norm_, clip_grad_value_
 from .optimizer import Optimizer
 from .sgd import SGD
+from .swa_utils import AveragedModel
 
-__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler"]
+__all__ = ["Optimizer", "SGD", "Adam", "clip_grad_norm_", "clip_grad_value_", "lr_scheduler",
+           "AveragedModel"]

@@ -174,7 +174,49 @@ def test_bad_checkpoints_are_refused_with_a_reason(tmp_path):
 @pytest.mark.parametrize("kwargs, message", [
     ({"epochs": 0}, "epochs=0"), ({"lr": -1.0}, "lr=-1.0"), ({"optimizer": "rmsprop"}, "optimizer="),
     ({"scheduler": "cosine"}, "scheduler="), ({"batch_size": 0}, "batch_size=0"),
+    ({"ema_decay": 1.0}, r"ema_decay=1.0 must be in \[0, 1\)"),
 ])
 def test_bad_train_config(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
+
+
+def test_weight_average_resumes_exactly_and_is_what_best_ckpt_and_the_test_use(tmp_path):
+    train, val = random_arrays(40, 0), random_arrays(12, 1)
+    cfg = dict(epochs=4, batch_size=16, lr=1e-3, patience=0, ema_decay=0.9,
+               monitor="val_ua")
+    manual_seed(1)
+    straight = tiny_model()
+    result = fit(straight, train, val, quiet(**cfg), tmp_path / "straight", seed=5)
+    manual_seed(1)
+    first = tiny_model()
+    fit(first, train, val, quiet(**{**cfg, "epochs": 2}), tmp_path / "resumed", seed=5)
+    manual_seed(99)
+    second = tiny_model()
+    fit(second, train, val, quiet(**cfg), tmp_path / "resumed", resume=True, seed=5)
+    for name in ("last.ckpt", "best.ckpt"):
+        a = load_checkpoint(tmp_path / "straight" / name)
+        b = load_checkpoint(tmp_path / "resumed" / name)
+        for key in a["model_state"]:
+            np.testing.assert_array_equal(a["model_state"][key], b["model_state"][key],
+                                          err_msg=f"{name} {key}")
+    last = load_checkpoint(tmp_path / "straight" / "last.ckpt")
+    # 40 clips in batches of 16: 3 steps per epoch, 4 epochs
+    assert last["training_state"]["n_averaged"] == 12
+    trained, averaged = last["training_state"]["model_state"], last["model_state"]
+    assert any(not np.array_equal(trained[k], averaged[k]) for k in trained)
+    # the model returned holds the best epoch's averaged weights, and its validation figures
+    best = load_checkpoint(tmp_path / "straight" / "best.ckpt")
+    for key, value in straight.state_dict().items():
+        np.testing.assert_array_equal(value, best["model_state"][key], err_msg=key)
+    row = result.history[result.best_epoch - 1]
+    assert evaluate(straight, *val).ua == pytest.approx(row["val_ua"], abs=1e-12)
+
+
+def test_resuming_with_another_averaging_setting_is_refused(tmp_path):
+    train, val = random_arrays(16, 0), random_arrays(8, 1)
+    manual_seed(0)
+    fit(tiny_model(), train, val, quiet(epochs=1, batch_size=8, patience=0), tmp_path)
+    with pytest.raises(ValueError, match="without a weight average"):
+        fit(tiny_model(), train, val, quiet(epochs=2, batch_size=8, patience=0,
+                                            ema_decay=0.9), tmp_path, resume=True)

@@ -312,3 +312,14 @@ def test_as_many_folds_as_speakers_is_leave_one_speaker_out(script, data, tmp_pa
               for k in range(1, 7)]
     df = baved.read_metadata(data / "audio").set_index("path")
     assert all(len(set(df.loc[list(t), "speaker"])) == 1 for t in tested)
+
+
+def test_weight_averaging_selects_and_tests_the_averaged_weights(script, data, tmp_path):
+    out = tmp_path / "run"
+    assert script.main(["--data", str(data / "audio"), "--split", "speaker", "--epochs", "1",
+                        "--copies", "1", "--ema-decay", "0.9", "--out", str(out),
+                        "--cache-dir", str(tmp_path / "cache")]) == 0
+    last, best = load_checkpoint(out / "last.ckpt"), load_checkpoint(out / "best.ckpt")
+    assert last["training_state"]["n_averaged"] > 0
+    for key, value in best["model_state"].items():   # one epoch: best is the last average
+        np.testing.assert_array_equal(value, last["model_state"][key], err_msg=key)

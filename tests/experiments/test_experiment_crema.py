@@ -254,3 +254,15 @@ def test_cross_corpus_test_and_another_corpus_by_name(script, audio, tmp_path):
     assert load_checkpoint(out)["meta"]["class_names"] == ["anger", "disgust", "fear",
                                                            "happiness", "neutral", "sadness",
                                                            "surprise"]
+
+
+def test_weight_averaging_runs_through_the_script_and_resumes(script, audio, tmp_path):
+    common = ["--data", str(audio), "--model", "gru", "--ema-decay", "0.9", "--out",
+              str(tmp_path / "run"), "--cache-dir", str(tmp_path / "cache")]
+    assert script.main(common + ["--epochs", "1"], model=TINY) == 0
+    assert script.main(common + ["--epochs", "2", "--resume"], model=TINY) == 0
+    last = load_checkpoint(tmp_path / "run" / "last.ckpt")
+    steps = last["training_state"]["n_averaged"]
+    assert steps > 0 and steps % 2 == 0                  # both epochs' steps were averaged
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["train"]["ema_decay"] == 0.9 and "EMA 0.9" in config["recipe"]
