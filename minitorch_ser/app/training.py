@@ -16,8 +16,8 @@ A script writes its own loop (``experiments/baved_parallel.py`` shows it in full
             loss.backward()
             run.check_gradients(epoch, i)
             clip_gradients(model, config)
-            optimizer.step()
-            meter.update(loss.item(), logits, yb)           # (averaged.update_parameters)
+            optimizer.step()                                # then, with a weight average,
+            meter.update(loss.item(), logits, yb)           # averaged.update_parameters(model)
         val = evaluate(run.evaluated, X_val, y_val)         # eval mode, no graph
         lr = optimizer.param_groups[0]["lr"]                # the lr this epoch trained with
         scheduler.step(val.loss)
@@ -621,13 +621,17 @@ class TrainingRun:
         ------
         TrainingDiverged
             ``last.ckpt`` holds non-finite values.
+        ValueError
+            ``last.ckpt`` was written with a weight average and this run has none, or the
+            reverse.
         """
         if not self.last_path.exists():
             return self.start(seed)
         ckpt = load_checkpoint(self.last_path)
         if (self.averaged is not None) != ("training_state" in ckpt):
-            raise ValueError(f"{self.last_path} was written {'with' if 'training_state' in ckpt else 'without'} "
-                             f"a weight average (ema_decay): resume with the same setting")
+            written = "with" if "training_state" in ckpt else "without"
+            raise ValueError(f"{self.last_path} was written {written} a weight average "
+                             f"(ema_decay): resume with the same setting")
         if self.averaged is None:
             self.model.load_state_dict(ckpt["model_state"])
         else:
