@@ -99,6 +99,8 @@ def parse(argv=None) -> tuple[ExperimentConfig, list]:
     ns = p.parse_args(argv)
     if ns.__dict__.get("data.data") and ns.__dict__.get("data.manifest"):
         p.error("--data and --manifest exclude each other")
+    if ns.__dict__.get("data.data") and ns.__dict__.get("data.demo"):
+        p.error("--demo and --data exclude each other (the demo generates its own clips)")
     lrs = getattr(ns, "train.lr")
     lrs = lrs if isinstance(lrs, list) else [lrs]
     try:
@@ -288,7 +290,7 @@ def experiment(cfg: ExperimentConfig, lrs: list, state: dict, argv=None) -> int:
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "config.json").write_text(json.dumps(
                 {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
-                 "recipe": recipe_line(cfg),
+                 "recipe_line": recipe_line(cfg),
                  "fold": fold_i + 1}, indent=2))
             write_split(run_dir, split, df)
             print(f"\n=== {protocol}, fold {fold_i + 1}/{len(folds)}, lr {lr:g} -> {run_dir}")

@@ -301,7 +301,7 @@ def experiment(cfg: ExperimentConfig, state: dict, argv=None, model=None) -> int
                            n_time_masks=a.time_masks, T=a.time_mask_width)
     (out / "config.json").write_text(json.dumps(
         {**to_dict(cfg), "source": source, "demo": demo, "protocol": protocol,
-         "recipe": recipe_line(cfg), "class_names": class_names}, indent=2))
+         "recipe_line": recipe_line(cfg), "class_names": class_names}, indent=2))
     write_split(out, split, df)
     print(f"\n=== {name} | model {cfg.model.name} (Figure {PAPER[cfg.model.name]['figure']}) | "
           f"{protocol} -> {out}")

@@ -68,7 +68,8 @@ def run_row(run: Path) -> dict:
         "best_epochs": [int(m["best_epoch"]) for m in folds],
         "epochs_run": [int(m["epochs_run"]) for m in folds],
         "train_minutes": sum(float(m["train_seconds"]) for m in folds) / 60,
-        "recipe": config.get("recipe", ""),
+        # the recipe's description (older runs wrote it under "recipe")
+        "recipe": config.get("recipe_line", config.get("recipe", "")),
     }
 
 

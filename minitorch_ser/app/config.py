@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import inspect
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -115,7 +116,9 @@ class AugmentConfig:
     freq_mask_width, time_mask_width : int >= 1
         SpecAugment: widest band (``F``, ``T``).
     spec_augment : bool
-        Mask every training batch afresh (SpecAugment on the fly, with the masks above).
+        Mask every training batch afresh (SpecAugment on the fly): freq_masks masks of up to
+        freq_mask_width mel bins and time_masks of up to time_mask_width frames (2 and 8 each
+        unless the script sets them).
     mixup : float >= 0
         Mixup's Beta parameter (0: off): batches mixed with a shuffled copy of themselves.
     speed : float in [0, 1)
@@ -247,21 +250,20 @@ def _value_type(base, name: str, optional: bool, metadata):
 
 
 def field_help(cls) -> dict:
-    """``{field: first line of its description}`` from a dataclass's numpydoc ``Attributes``
-    section (the text of ``-h``)."""
+    """``{field: its whole description, on one line}`` from a dataclass's numpydoc
+    ``Attributes`` section (the text of ``-h``; double backquotes dropped)."""
     doc = inspect.getdoc(cls) or ""
     lines = doc.split("Attributes\n----------\n", 1)[-1].splitlines() if "Attributes" in doc else []
-    helps, current = {}, None
+    parts, current = {}, None
     for line in lines:
         if line and not line.startswith(" "):
-            current = line.split(" : ")[0].strip()
-            for name in current.split(","):
-                helps.setdefault(name.strip(), "")
+            current = [name.strip() for name in line.split(" : ")[0].split(",")]
+            for name in current:
+                parts.setdefault(name, [])
         elif current and line.strip():
-            for name in current.split(","):
-                if not helps[name.strip()]:
-                    helps[name.strip()] = line.strip()
-    return helps
+            for name in current:
+                parts[name].append(line.strip().replace("``", ""))
+    return {name: " ".join(words) for name, words in parts.items()}
 
 
 def _add_field(group, f: dataclasses.Field, hint, default, dest: str, option: str,
@@ -380,8 +382,9 @@ def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
     ------
     ValueError
         A section that checks its fields (``FeatureConfig``, ``TrainConfig``) rejects a value
-        or a combination of values (e.g. ``win_length > n_fft``); scripts turn it into an
-        ``error:`` line (``parser.error``).
+        or a combination of values (e.g. ``win_length > n_fft``), named by its option
+        (``--ema-decay 1.5 must be in [0, 1)``); scripts turn it into an ``error:`` line
+        (``parser.error``).
     """
     values = dict(vars(ns))
     for key, value in values.items():
@@ -394,7 +397,11 @@ def from_namespace(ns: argparse.Namespace, defaults: ExperimentConfig,
         obj = getattr(defaults, section)
         changes = {f.name: values[f"{section}.{f.name}"] for f in dataclasses.fields(obj)
                    if f"{section}.{f.name}" in values}
-        sections[section] = dataclasses.replace(obj, **changes)
+        try:
+            sections[section] = dataclasses.replace(obj, **changes)
+        except ValueError as err:    # "ema_decay=1.5 must ..." -> "--ema-decay 1.5 must ..."
+            raise ValueError(re.sub(r"^(\w+)=", lambda m: (
+                f"--{m[1].replace('_', '-')} " if m[1] in changes else m[0]), str(err))) from None
     options = {k.split(".", 1)[1]: v for k, v in values.items() if k.startswith("model.")}
     top = {f.name: values[f.name] for f in dataclasses.fields(defaults) if f.name in values}
     return ExperimentConfig(model=ModelConfig(model_name, options), **sections, **top)

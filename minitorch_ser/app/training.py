@@ -132,7 +132,7 @@ class TrainConfig:
     optimizer : {'adam', 'sgd'}
         Adam (torch.optim.Adam) or SGD with momentum.
     lr : float > 0
-        Learning rate (the BAVED script takes several values: one run each, the paper's sweep).
+        Learning rate.
     weight_decay : float >= 0
         L2 term added to the gradient (torch.optim semantics).
     momentum : float >= 0
@@ -159,7 +159,8 @@ class TrainConfig:
     monitor : {'val_loss', 'val_ua', 'val_accuracy'}
         The validation measure that selects the best epoch (``best.ckpt``) and drives early
         stopping: the lowest loss, or the highest unweighted average recall (UA) or accuracy.
-        The test set is never looked at.
+        The test set is never looked at. The scripts' speaker-independent runs take val_ua
+        when this is not given (--recipe).
     label_smoothing : float in [0, 1)
         Targets mixed with the uniform distribution: ``(1 - eps) onehot + eps / K``.
     class_weights : {'none', 'balanced'}

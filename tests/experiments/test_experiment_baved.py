@@ -137,11 +137,17 @@ def test_a_missing_manifest_is_one_error_line_and_exit_2(script, tmp_path, capsy
     assert capsys.readouterr().err == f"error: manifest {absent!r} does not exist\n"
 
 
-def test_data_and_manifest_together_are_refused(script, tmp_path, capsys):
+@pytest.mark.parametrize("other, message", [
+    (["--manifest", "m.csv"], "--data and --manifest exclude each other"),
+    (["--demo"], "--demo and --data exclude each other"),
+    (["--ema-decay", "1.5"], "--ema-decay 1.5 must be in [0, 1)"),     # named by its option
+])
+def test_conflicting_or_bad_options_are_refused_by_name(script, tmp_path, capsys, other,
+                                                        message):
     with pytest.raises(SystemExit) as stop:
-        script.parse(["--data", str(tmp_path), "--manifest", str(tmp_path / "m.csv")])
+        script.parse(["--data", str(tmp_path), *other])
     assert stop.value.code == 2
-    assert "--data and --manifest exclude each other" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
 
 
 def test_a_folder_without_baved_clips_is_one_error_line_and_exit_2(script, tmp_path, capsys):
@@ -208,7 +214,8 @@ def test_recipe_options_parse_and_reach_the_run(script, data, tmp_path):
                       "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert rc == 0
     config = json.loads((out / "fold1" / "config.json").read_text())
-    assert "normalize speaker" in config["recipe"] and "mixup 0.2" in config["recipe"]
+    assert "normalize speaker" in config["recipe_line"] and "mixup 0.2" in config["recipe_line"]
+    assert config["recipe"] == "auto"                   # the option as given
     metrics = json.loads((out / "fold2" / "metrics.json").read_text())
     lo, hi = metrics["ci95"]["ua"]
     assert lo <= metrics["ua"] <= hi and metrics["wa"] == metrics["accuracy"]
@@ -229,7 +236,7 @@ def test_recipe_options_parse_and_reach_the_run(script, data, tmp_path):
     spec.loader.exec_module(table)
     row = table.run_row(out)
     assert row["n_folds"] == 2 and abs(row["ua_mean"] - folds["ua_mean"]) < 1e-12
-    assert row["recipe"] == config["recipe"] and len(row["best_epochs"]) == 2
+    assert row["recipe"] == config["recipe_line"] and len(row["best_epochs"]) == 2
     assert "| folds |" in table.markdown([row])
 
 

@@ -265,4 +265,5 @@ def test_weight_averaging_runs_through_the_script_and_resumes(script, audio, tmp
     steps = last["training_state"]["n_averaged"]
     assert steps > 0 and steps % 2 == 0                  # both epochs' steps were averaged
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["train"]["ema_decay"] == 0.9 and "EMA 0.9" in config["recipe"]
+    assert config["train"]["ema_decay"] == 0.9 and "EMA 0.9" in config["recipe_line"]
+    assert config["recipe"] == "auto"                    # the option as given
