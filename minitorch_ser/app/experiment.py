@@ -306,7 +306,8 @@ def write_reports(out_dir, y_true, test_eval, class_names, history, paths=None) 
     report = M.classification_metrics(y_true, y_pred, n_classes=k, target_names=class_names)
     text = (M.classification_report(y_true, y_pred, target_names=class_names, n_classes=k,
                                     per_class_accuracy=True)
-            + "\n\n" + M.per_class_accuracy_lines(y_true, y_pred, class_names, n_classes=k) + "\n")
+            + "\nPer class, the share of its clips classified correctly (recall, correct/clips):\n"
+            + M.per_class_accuracy_lines(y_true, y_pred, class_names, n_classes=k) + "\n\n")
     (out_dir / "report.txt").write_text(text)
     cm = M.confusion_matrix(y_true, y_pred, n_classes=k)
     pd.DataFrame(cm, index=[f"true_{c}" for c in class_names],
