@@ -27,7 +27,11 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-import soundfile
+
+try:
+    import soundfile
+except (ImportError, OSError) as _err:   # not installed, or its libsndfile cannot be loaded
+    soundfile, _SOUNDFILE_ERROR = None, _err
 
 from ._checks import check_audio, check_finite, check_int, check_positive_number, float_dtype
 
@@ -217,17 +221,27 @@ class _Decoded(NamedTuple):
     subtype: str
 
 
-class _ForwardReader(soundfile.SoundFile):
-    """A ``soundfile.SoundFile`` that only reads forward.
+if soundfile is not None:
+    class _ForwardReader(soundfile.SoundFile):
+        """A ``soundfile.SoundFile`` that only reads forward.
 
-    After every read soundfile seeks to its own count of the position; libsndfile fails that
-    seek on a stream of unknown length (a FLAC with 0 total samples) or one cut short, and the
-    samples just decoded are lost with a "psf_fseek() failed" error. Declaring the file not
-    seekable skips that seek; the reads are sequential anyway.
-    """
+        After every read soundfile seeks to its own count of the position; libsndfile fails that
+        seek on a stream of unknown length (a FLAC with 0 total samples) or one cut short, and the
+        samples just decoded are lost with a "psf_fseek() failed" error. Declaring the file not
+        seekable skips that seek; the reads are sequential anyway.
+        """
 
-    def seekable(self) -> bool:
-        return False
+        def seekable(self) -> bool:
+            return False
+
+
+def _open_forward(name: str):
+    """``_ForwardReader(name)``; without a usable soundfile an OSError, so that a RIFF/WAVE
+    file is decoded with NumPy (``_decode_riff``) and any other format is refused by name."""
+    if soundfile is None:
+        raise OSError(f"soundfile cannot be loaded ({_SOUNDFILE_ERROR}); only RIFF/WAVE "
+                      f"files are read without it")
+    return _ForwardReader(name)
 
 
 def _decode(name: str, offset: float, duration: float | None, dtype: np.dtype,
@@ -239,7 +253,7 @@ def _decode(name: str, offset: float, duration: float | None, dtype: np.dtype,
     ``keep=False`` the samples are only counted (``data`` is empty).
     """
     try:
-        f = _ForwardReader(name)
+        f = _open_forward(name)
     except (RuntimeError, OSError, EOFError) as err:     # soundfile.LibsndfileError: a RuntimeError
         if not _is_riff_wave(name):
             raise AudioLoadError(f"{name}: cannot decode as audio ({err})") from err
@@ -254,7 +268,7 @@ def _decode(name: str, offset: float, duration: float | None, dtype: np.dtype,
     if error is not None:
         # The failing read may have decoded frames before the decoder stopped; their count is
         # lost with the exception, so decode again to that block and then frame by frame.
-        with _ForwardReader(name) as f:
+        with _open_forward(name) as f:
             _read_span(f, None, 0, pos, pos, _BLOCK, dtype)
             limit = pos + _BLOCK if stop is None else min(stop, pos + _BLOCK)
             pos = _read_span(f, pieces, pos, start, limit, 1, dtype)[0]

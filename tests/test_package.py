@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import minitorch_ser as mt
@@ -77,3 +78,29 @@ def test_importing_every_data_module_needs_no_scipy():
         "import minitorch_ser.app.experiment, minitorch_ser.app.training\n"
         "print(json.dumps({'scipy': sys.modules.get('scipy') is not None}))\n")
     assert loaded == {"scipy": False}
+
+
+def test_without_soundfile_the_modules_import_and_a_wav_is_read_with_numpy(tmp_path):
+    """Where soundfile cannot be loaded (not installed, or no libsndfile), importing the
+    package's modules still works and a PCM WAV is decoded by dsp.io's NumPy reader; the
+    file is written here with the standard library's wave module."""
+    import wave
+    samples = (np.arange(800) % 50 * 600 - 15000).astype("<i2")
+    path = tmp_path / "tone.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(samples.tobytes())
+    loaded = _fresh(
+        "import json, sys\n"
+        "sys.modules['soundfile'] = None  # any 'import soundfile' now raises ImportError\n"
+        "from minitorch_ser.data import (augment, baved, corpora, crema_d, crosscorpus,\n"
+        "    duplicates, features, loader, manifest, normalized, splits, store, synthetic)\n"
+        "import minitorch_ser.app.experiment, minitorch_ser.app.training\n"
+        "import dsp\n"
+        f"y, sr = dsp.load({str(path)!r}, sr=None)\n"
+        "print(json.dumps({'sr': sr, 'y': [float(v) for v in y]}))\n")
+    assert loaded["sr"] == 8000
+    np.testing.assert_array_equal(np.asarray(loaded["y"], np.float32),
+                                  samples.astype(np.float32) / 32768)

@@ -43,7 +43,6 @@ import tempfile
 from dataclasses import dataclass
 
 import numpy as np
-import soundfile as sf
 
 # F1, F2, F3 (Hz) of one vowel per BAVED word 0..6 (adult male averages of /a i u e o ae er/).
 WORD_FORMANTS = np.array([
@@ -257,7 +256,7 @@ def make_dataset(root, n_speakers: int = 6, n_words: int = 7, clips_per: int = 1
                     y = synthesize_vowel(rng.uniform(lo, hi), f0[spk], formants, prosody, sr, rng)
                     name = f"{spk}-{genders[spk]}-{ages[spk]}-{word}-{level}-{record}.wav"
                     path = os.path.join(folder, name)
-                    sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
+                    _write_pcm16(path, y, sr)
                     paths.append(path)
                     record += 1
     return paths
@@ -326,7 +325,7 @@ def make_crema_d(root, n_actors: int = 4, sentences=("DFA", "IEO", "ITH"),
                     y = synthesize_vowel(rng.uniform(lo, hi), f0[a], formants,
                                          CREMA_D_PROSODY[emotion], sr, rng)
                     path = os.path.join(os.fspath(root), f"{actor}_{sentence}_{emotion}_{intensity}.wav")
-                    sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")
+                    _write_pcm16(path, y, sr)
                     paths.append(path)
     if demographics:
         races = ("Caucasian", "African American", "Asian", "Unknown")
@@ -379,3 +378,10 @@ def demo_folder(cache_dir, name: str, make, **kwargs) -> str:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return folder
+
+
+def _write_pcm16(path, y: np.ndarray, sr: int) -> None:
+    """Write ``y`` (n,) as 16-bit PCM WAV; soundfile is imported here, on the first write, so
+    that importing this module (and collecting the tests that do) needs no libsndfile."""
+    import soundfile as sf
+    sf.write(path, y.astype(np.float32), sr, subtype="PCM_16")

@@ -10,13 +10,15 @@ import sys
 
 import numpy as np
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 import dsp
 from minitorch_ser.app import cli, plots
 from minitorch_ser.app.inference import Predictor
 
 from inference_helpers import SR, make_tiny_run, recording
+
+sf = soundfile_or_skip()
 
 
 @pytest.fixture(scope="module")

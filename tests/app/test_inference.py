@@ -11,7 +11,7 @@ import pickle
 
 import numpy as np
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 import dsp
 from minitorch_ser.app.checkpoint import (CheckpointError, build_model, load_checkpoint,
@@ -24,6 +24,8 @@ from minitorch_ser.nn.module import Module
 from minitorch_ser.app.training import evaluate
 
 from inference_helpers import FEATURES, SR, make_tiny_run, recording
+
+sf = soundfile_or_skip()
 
 
 @pytest.fixture(scope="module")

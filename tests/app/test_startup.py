@@ -11,11 +11,13 @@ import subprocess
 import sys
 
 import numpy as np
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.app.checkpoint import class_path, save_checkpoint
 from minitorch_ser.data.features import FeatureConfig, Standardizer
 from minitorch_ser.models.parallel import ParallelCNNLSTMAttention
+
+sf = soundfile_or_skip()
 
 HEAVY = ("pandas", "scipy.signal", "matplotlib")
 

@@ -11,9 +11,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.data import baved, corpora, emodb, ravdess, savee, tess
+
+sf = soundfile_or_skip()
 
 NEW = {"ravdess": ravdess, "emodb": emodb, "tess": tess, "savee": savee}
 

@@ -10,10 +10,12 @@ import shutil
 
 import numpy as np
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.app.experiment import check_no_leak
 from minitorch_ser.data import duplicates, ravdess, splits
+
+sf = soundfile_or_skip()
 
 SR = 16000
 ACTORS = range(1, 7)

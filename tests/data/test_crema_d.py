@@ -6,10 +6,12 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 import dsp
 from minitorch_ser.data import crema_d, features, synthetic
+
+sf = soundfile_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 import dsp
 from minitorch_ser.data import features
 from minitorch_ser.data.features import FeatureConfig, Standardizer
+
+sf = soundfile_or_skip()
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.data import duplicates, splits
 from minitorch_ser.app.experiment import check_no_leak
+
+soundfile = soundfile_or_skip()
 
 SR = 16000
 

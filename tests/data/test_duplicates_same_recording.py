@@ -3,9 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.data import duplicates
+
+sf = soundfile_or_skip()
 
 SR = 16000
 

@@ -7,9 +7,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.data import features, manifest
+
+sf = soundfile_or_skip()
 
 
 def _wav(path, seconds=0.3, sr=16000, seed=0):

@@ -4,9 +4,11 @@ import os
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 
 from minitorch_ser.data import baved, synthetic
+
+sf = soundfile_or_skip()
 
 
 def _f0(y, sr):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_none
 
 
 def tone(freq, sr, n_samples, amplitude=0.5, phase=0.0, dtype=np.float32):
@@ -141,3 +141,6 @@ def baved_dir():
     if not root or not Path(root).is_dir():
         pytest.skip("BAVED_DIR is not set (real-data test)")
     return Path(root)
+
+
+sf = soundfile_or_none()

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-import soundfile as sf
+from audio_backend import soundfile_or_skip
 from hypothesis import given, settings, strategies as st
 
 import dsp
@@ -24,6 +24,8 @@ VALID_FORMATS = {
     "pcm16_16k_mono.flac": (16000, 1, "FLAC", "PCM_16", 2.0 ** -15),
     "pcm24_48k_stereo.flac": (48000, 2, "FLAC", "PCM_24", 2.0 ** -23),
 }
+
+sf = soundfile_or_skip()
 
 
 def write_valid(write_audio, name):
