@@ -16,7 +16,10 @@ an :class:`AudioTruncatedWarning` names the file and both lengths. (A WAV gets n
 pipe-written one and a cut one cannot be told apart, and libsndfile already bounds its
 length by the bytes present.) ``info`` reports the decoded length the same way.
 
-Unreadable input raises :class:`AudioLoadError`, which names the file.
+Where soundfile cannot be loaded (not installed, or no libsndfile on the system), RIFF/WAVE
+files are still read, by the same NumPy reader, and any other format raises
+:class:`AudioLoadError` saying why. Unreadable input raises :class:`AudioLoadError`, which
+names the file.
 """
 from __future__ import annotations
 
